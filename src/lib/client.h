@@ -33,5 +33,19 @@ int client_wait(struct client *c, int64_t id, uint64_t timeout_usec, json_t **re
 /* client_send + client_wait. */
 int client_call(struct client *c, const char *method, json_t *params, uint64_t timeout_usec,
 		json_t **ret_result, char **ret_message);
+/* Drop the reply to @id whenever it arrives: nobody will wait for it. */
+int client_forget(struct client *c, int64_t id);
+/* Take the oldest queued event or request the service sent (the caller owns
+ * it).  Returns 1 with a message, 0 when none is queued. */
+int client_next_event(struct client *c, json_t **ret);
+
+/* The pieces of the handshake, for the writer, which drives its own
+ * non-blocking connection: a non-blocking, close-on-exec socket connected to
+ * @path (AF_UNIX connects at once or fails: -ENOENT, -ECONNREFUSED, -EAGAIN
+ * when the backlog is full), the params of hello, and the check of hello's
+ * result (-SC_E_PROTOCOL_VERSION for another major version). */
+int client_socket_connect(const char *path, int *ret_fd);
+json_t *client_hello_params(const char *role, const char *client_name);
+int client_hello_check(json_t *result);
 
 #endif

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * main.c - shadowcopyd's start-up checklist: options, configuration, the
+ * open-file limit, the state directory, the event loop and its signals, the
+ * sockets, readiness; then the loop, and an orderly exit.  The service never
+ * daemonizes: systemd (or whoever starts it) supervises it as it is.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "daemon.h"
+#include "log.h"
+
+#define EXIT_USAGE 2
+
+struct options {
+	const char *config_file;
+	const char *socket_path;
+	const char *writer_socket_path;
+	const char *state_dir;
+	const char *group;
+	bool check_config;
+};
+
+static void help(void)
+{
+	printf("Usage: shadowcopyd [OPTIONS]\n\n"
+	       "The Shadowcopy service: coordinates writers, requesters and snapshots.\n\n"
+	       "  -h, --help                Show this help and exit\n"
+	       "      --version             Show the version and exit\n"
+	       "      --socket PATH         Control socket [/run/shadowcopy/shadowcopyd.sock]\n"
+	       "      --writer-socket PATH  Writer socket [writer.sock beside the control socket]\n"
+	       "      --state-dir DIR       State directory [/var/lib/shadowcopy]\n"
+	       "      --config FILE         Configuration file, see shadowcopy.conf(5)\n"
+	       "      --group NAME          Group that may act as requester and admin [shadowcopy]\n"
+	       "  -d, --foreground          Stay in the foreground (the service always does)\n"
+	       "  -n, --check-config        Check the configuration, print it and exit\n");
+}
+
+/* Returns 1 to run, 0 to exit successfully (help, version), or -EINVAL. */
+static int parse_argv(int argc, char *argv[], struct options *ret)
+{
+	enum { ARG_VERSION = 0x100, ARG_SOCKET, ARG_WRITER_SOCKET, ARG_STATE_DIR, ARG_CONFIG,
+	       ARG_GROUP };
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{ "socket", required_argument, NULL, ARG_SOCKET },
+		{ "writer-socket", required_argument, NULL, ARG_WRITER_SOCKET },
+		{ "state-dir", required_argument, NULL, ARG_STATE_DIR },
+		{ "config", required_argument, NULL, ARG_CONFIG },
+		{ "group", required_argument, NULL, ARG_GROUP },
+		{ "foreground", no_argument, NULL, 'd' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "hdn", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			help();
+			return 0;
+		case ARG_VERSION:
+			printf("shadowcopyd %s\n", sc_version());
+			return 0;
+		case ARG_SOCKET:
+			ret->socket_path = optarg;
+			break;
+		case ARG_WRITER_SOCKET:
+			ret->writer_socket_path = optarg;
+			break;
+		case ARG_STATE_DIR:
+			ret->state_dir = optarg;
+			break;
+		case ARG_CONFIG:
+			ret->config_file = optarg;
+			break;
+		case ARG_GROUP:
+			ret->group = optarg;
+			break;
+		case 'd':
+			break; /* we never daemonize */
+		case 'n':
+			ret->check_config = true;
+			break;
+		default:
+			return -EINVAL; /* getopt said why */
+		}
+	}
+	if (optind < argc) {
+		log_error("Unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+/* The file first, then the command line over it. */
+static int load_config(struct config *config, const struct options *o)
+{
+	const struct {
+		const char *key, *value;
+	} overrides[] = {
+		{ "socket", o->socket_path },
+		{ "writer-socket", o->writer_socket_path },
+		{ "state-dir", o->state_dir },
+		{ "group", o->group },
+	};
+	int r;
+
+	if (o->config_file && (r = config_load(config, o->config_file)) < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++)
+		if (overrides[i].value &&
+		    (r = config_set(config, "service", overrides[i].key, overrides[i].value)) < 0)
+			return r;
+	return config_finish(config);
+}
+
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warning_errno(errno, "Failed to read the open-file limit, ignoring");
+		return;
+	}
+	if (rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warning_errno(errno, "Failed to raise the open-file limit, ignoring");
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	log_info("Received signal %u, exiting", si->ssi_signo);
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int add_signals(sd_event *event)
+{
+	sigset_t mask;
+	int r;
+
+	/* sd-event's signalfd needs the signals blocked. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	r = sd_event_add_signal(event, NULL, SIGTERM, on_signal, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(event, NULL, SIGINT, on_signal, NULL);
+	return r;
+}
+
+static int serve(struct daemon *d)
+{
+	int r;
+
+	r = add_signals(d->event);
+	if (r < 0)
+		return log_error_errno(r, "Failed to watch signals");
+	r = server_start(d);
+	if (r < 0)
+		return r;
+	(void)sd_notify(0, "READY=1"); /* without systemd there is no one to tell */
+	log_info("shadowcopyd %s ready", sc_version());
+	r = sd_event_loop(d->event);
+	(void)sd_notify(0, "STOPPING=1");
+	if (r < 0)
+		return log_error_errno(r, "Event loop failed");
+	return 0;
+}
+
+static int run(const struct config *config)
+{
+	struct daemon d = { .config = config };
+	int r;
+
+	TAILQ_INIT(&d.connections);
+	TAILQ_INIT(&d.writers);
+	raise_nofile_limit();
+	r = fs_mkdir_parents(config->state_dir, 0700);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create the state directory '%s'",
+				       config->state_dir);
+	r = sd_event_new(&d.event);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create the event loop");
+	r = serve(&d);
+	connection_free_all(&d);
+	server_stop(&d);
+	sd_event_unref(d.event);
+	return r;
+}
+
+int main(int argc, char *argv[])
+{
+	struct options options = {};
+	struct config config;
+	int r;
+
+	log_set_ident("shadowcopyd");
+	r = parse_argv(argc, argv, &options);
+	if (r <= 0)
+		return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
+	/* Our directories must be reachable whatever umask we inherited; the
+	 * modes we want are given explicitly. */
+	umask(022);
+	config_init(&config);
+	r = load_config(&config, &options);
+	if (r >= 0 && options.check_config) {
+		config_print(&config, stdout);
+		printf("configuration OK\n");
+	} else if (r >= 0) {
+		r = run(&config);
+	}
+	config_done(&config);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

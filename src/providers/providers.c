@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * providers.c - the static table of built-in providers and the automatic
+ * choice of a provider for a volume (vss-model 7.3).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "providers.h"
+
+static const struct sc_provider *const builtin[] = {
+	&provider_btrfs,
+};
+
+void provider_volume_done(struct sc_provider_volume *v)
+{
+	free(v->root);
+	free(v->identity);
+	free(v->filesystem);
+	v->root = v->identity = v->filesystem = NULL;
+}
+
+size_t providers_count(void)
+{
+	return ELEMENTSOF(builtin);
+}
+
+const struct sc_provider *providers_get(size_t i)
+{
+	return i < ELEMENTSOF(builtin) ? builtin[i] : NULL;
+}
+
+const struct sc_provider *providers_find_by_name(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(builtin); i++)
+		if (strcmp(builtin[i]->name, name) == 0)
+			return builtin[i];
+	return NULL;
+}
+
+const struct sc_provider *providers_find_by_id(const struct sc_id *id)
+{
+	for (size_t i = 0; i < ELEMENTSOF(builtin); i++)
+		if (sc_id_equal(&builtin[i]->id, id))
+			return builtin[i];
+	return NULL;
+}
+
+int providers_choose(const char *path, const struct sc_provider **ret_provider,
+		     struct sc_provider_volume *ret_volume)
+{
+	static const enum sc_provider_type order[] = { SC_PROV_HARDWARE, SC_PROV_SOFTWARE,
+						       SC_PROV_SYSTEM };
+	int r;
+
+	for (size_t t = 0; t < ELEMENTSOF(order); t++)
+		for (size_t i = 0; i < ELEMENTSOF(builtin); i++) {
+			if (builtin[i]->type != order[t])
+				continue;
+			r = builtin[i]->is_volume_supported(path, ret_volume, NULL);
+			if (r == -SC_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER)
+				continue;
+			if (r < 0)
+				return r;
+			*ret_provider = builtin[i];
+			return 0;
+		}
+	return -SC_E_VOLUME_NOT_SUPPORTED;
+}

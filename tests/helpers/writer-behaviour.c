@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * writer-behaviour.c - the test writer's handlers: log the event, then do
+ * what the command line asked for that event, in this order: delay, crash
+ * (SIGKILL), hang, veto.  Identify also rebuilds the --metadata document
+ * through the builder API.  No option parsing and no loop here.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test-writer.h"
+
+#define PAUSE_SLICE_USEC 10000u
+
+/* Sleep @usec (UINT64_MAX: for ever), leaving at once when told to terminate:
+ * a handler that is late anyway should not delay the end of a test. */
+static void behaviour_pause(struct test_writer *tw, uint64_t usec)
+{
+	struct timespec slice = { .tv_nsec = PAUSE_SLICE_USEC * 1000 };
+
+	for (uint64_t slept = 0; usec == UINT64_MAX || slept < usec; slept += PAUSE_SLICE_USEC) {
+		if (atomic_load(&tw->terminating)) {
+			fprintf(stderr, "test-writer: terminated inside a handler\n");
+			_exit(EXIT_SUCCESS);
+		}
+		(void)nanosleep(&slice, NULL); /* signals are blocked: not interrupted */
+	}
+}
+
+/* Delay, crash or hang as asked; returns whether the event should succeed. */
+static bool behaviour_run(struct test_writer *tw, enum sc_event event)
+{
+	const struct behaviour *b = &tw->behaviour[event];
+
+	if (b->delay_usec > 0)
+		behaviour_pause(tw, b->delay_usec);
+	if (b->crash) {
+		fprintf(stderr, "test-writer: crashing at %s\n", sc_event_name(event));
+		(void)raise(SIGKILL);
+	}
+	if (b->hang) {
+		fprintf(stderr, "test-writer: hanging at %s\n", sc_event_name(event));
+		behaviour_pause(tw, UINT64_MAX);
+	}
+	return !b->fail;
+}
+
+static bool behaviour_identify(struct sc_writer *w, struct sc_writer_metadata *m, void *userdata)
+{
+	struct test_writer *tw = userdata;
+	int r;
+
+	event_log_write(tw, SC_EVENT_IDENTIFY, NULL);
+	if (!behaviour_run(tw, SC_EVENT_IDENTIFY))
+		return false;
+	if (!tw->metadata)
+		return true;
+	r = metadata_file_build(tw->metadata, m);
+	if (r < 0) {
+		fprintf(stderr, "test-writer: building the metadata: %s (%s)\n", sc_strerror(r),
+			sc_error_name(r));
+		return false;
+	}
+	return true;
+}
+
+static bool behaviour_event(struct sc_writer *w, const struct sc_writer_event *ev, void *userdata)
+{
+	struct test_writer *tw = userdata;
+	enum sc_event event = sc_writer_event_get_type(ev);
+	int failure = tw->behaviour[event].failure;
+	int r;
+
+	event_log_write(tw, event, ev);
+	if (behaviour_run(tw, event))
+		return true;
+	if (failure == 0)
+		return false;
+	r = sc_writer_set_failure(w, failure);
+	if (r < 0)
+		fprintf(stderr, "test-writer: sc_writer_set_failure(%s): %s (%s)\n",
+			sc_error_name(failure), sc_strerror(r), sc_error_name(r));
+	return false;
+}
+
+int behaviour_install(struct test_writer *tw)
+{
+	int r;
+
+	r = sc_writer_on_identify(tw->w, behaviour_identify, tw);
+	for (int e = 0; r >= 0 && e < _SC_EVENT_MAX; e++)
+		if (e != SC_EVENT_IDENTIFY)
+			r = sc_writer_on_event(tw->w, e, behaviour_event, tw);
+	return r;
+}
