@@ -38,6 +38,10 @@ extern "C" {
 #define SC_PROTOCOL_MAJOR 1
 #define SC_PROTOCOL_MINOR 0
 
+/* Default paths of the service's sockets (see shadowcopyd(8)). */
+#define SC_DEFAULT_SOCKET "/run/shadowcopy/shadowcopyd.sock"
+#define SC_DEFAULT_WRITER_SOCKET "/run/shadowcopy/writer.sock"
+
 /** sc_version - the library's version, "MAJOR.MINOR.PATCH". Static string. */
 SC_EXPORT const char *sc_version(void);
 

@@ -47,10 +47,6 @@ struct sc_writer_event;       /* what an event carries (VSS's IVssWriterComponen
 /* Default freeze window of a writer, as VSS's dwTimeoutFreeze (T30). */
 #define SC_WRITER_DEFAULT_FREEZE_TIMEOUT_MS 60000u
 
-/* Default paths of the service's sockets (see shadowcopyd(8)). */
-#define SC_DEFAULT_SOCKET "/run/shadowcopy/shadowcopyd.sock"
-#define SC_DEFAULT_WRITER_SOCKET "/run/shadowcopy/writer.sock"
-
 /**
  * sc_writer_identify_handler_t - builds the writer metadata document.
  * Return true to answer Identify; false leaves this writer out of the
@@ -75,7 +71,8 @@ typedef void (*sc_writer_log_t)(int priority, const char *message, void *userdat
 
 /**
  * sc_writer_new - a new, unsubscribed writer in *@ret.
- * Returns 0 or -ENOMEM.  Free with sc_writer_free().
+ * Returns 0, -ENOMEM, or -errno (e.g. -EMFILE from epoll or eventfd).
+ * Free with sc_writer_free().
  */
 SC_EXPORT int sc_writer_new(struct sc_writer **ret);
 
@@ -95,7 +92,8 @@ SC_EXPORT struct sc_writer *sc_writer_free(struct sc_writer *w);
  *   is the same after a restart).  Without it the instance id is random per
  *   struct sc_writer.
  * @usage, @source: VSS_USAGE_TYPE and VSS_SOURCE_TYPE.
- * @level: the Freeze order group (front end first, then back end, then system).
+ * @level: the Freeze order group (front end first, then back end, then system);
+ *   SC_APP_UNKNOWN is refused.
  * @freeze_timeout_ms: 0 means SC_WRITER_DEFAULT_FREEZE_TIMEOUT_MS.
  * Returns 0, -EINVAL (bad argument), or -SC_E_BAD_STATE (already initialized).
  */
@@ -192,7 +190,8 @@ SC_EXPORT int sc_writer_stop(struct sc_writer *w);
  * sc_writer_start_thread - run sc_writer_run() on a new thread; handlers then
  * run on that thread.  sc_writer_stop_thread() stops and joins it.  Between
  * the two, the caller must not call other functions on @w except
- * sc_writer_stop_thread().  Both return 0 or -errno.
+ * sc_writer_stop_thread().  Both return 0 or -errno: -EBUSY (already
+ * started), -ESRCH (not started), -EDEADLK (called from the writer's thread).
  */
 SC_EXPORT int sc_writer_start_thread(struct sc_writer *w);
 SC_EXPORT int sc_writer_stop_thread(struct sc_writer *w);
@@ -230,6 +229,7 @@ SC_EXPORT const char *sc_writer_event_get_volume(const struct sc_writer_event *e
  * sc_writer_event_get_component_count / _get_component - the components of
  * this writer the requester selected (logical path may be ""), and whether
  * the requester said their backup succeeded (BackupComplete only).
+ * _get_component returns 0, -EINVAL or -SC_E_OBJECT_NOT_FOUND.
  */
 SC_EXPORT size_t sc_writer_event_get_component_count(const struct sc_writer_event *ev);
 SC_EXPORT int sc_writer_event_get_component(const struct sc_writer_event *ev, size_t i,

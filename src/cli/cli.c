@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "output.h"
 #include "client.h"
 
 #define CLI_CONNECT_TIMEOUT_USEC (10 * 1000000ull)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cli.h - what the subcommands of the shadowcopy tool share: the global
- * options, the exit codes, connecting to the service, reporting errors, and
- * the output layer (one text view and one JSON view of the same data).
+ * options, the exit codes, connecting to the service and reporting errors.
+ * The views of the data are in output.h.
  */
 #ifndef SC_CLI_H
 #define SC_CLI_H
@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 struct client;
+struct output;
 
 /* Exit codes; documented in --help and shadowcopy(8). */
 enum {
@@ -24,18 +25,6 @@ enum {
 
 /* What option parsers return to say "go on" rather than "exit with this". */
 #define CLI_PROCEED (-1)
-
-/*
- * One view of the service's data.  Every command hands its validated result
- * to exactly one of these, so the text and the JSON output cannot drift.
- */
-struct output {
-	/* @writers: the "writers" array of list_writers (protocol.md §8). */
-	int (*writers)(json_t *writers, bool metadata);
-};
-
-extern const struct output output_text;
-extern const struct output output_json;
 
 /* The global options, valid before or after the command name. */
 struct cli {

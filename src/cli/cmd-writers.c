@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "output.h"
 #include "client.h"
 #include "json-util.h"
 #include "metadata.h"

@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "cleanup.h"
-#include "cli.h"
+#include "output.h"
 
 /* Print {"@key": @value} on stdout. */
 static int print_document(const char *key, json_t *value)

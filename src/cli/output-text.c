@@ -12,7 +12,7 @@
 #include <shadowcopy/types.h>
 
 #include "cleanup.h"
-#include "cli.h"
+#include "output.h"
 
 static const char *text_str(json_t *obj, const char *key)
 {

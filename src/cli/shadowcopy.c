@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "output.h"
 
 static const struct {
 	const char *name;

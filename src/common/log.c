@@ -26,6 +26,7 @@ void log_set_ident(const char *name)
 	ident = name;
 }
 
+__attribute__((format(printf, 3, 0)))
 static void log_write(int priority, int error, const char *fmt, va_list ap)
 {
 	char line[4096];

@@ -60,20 +60,6 @@ const char *connection_describe(const struct connection *c)
 	return buf;
 }
 
-static void connection_update_io(struct connection *c)
-{
-	uint32_t events = 0;
-	int r;
-
-	if (!c->draining)
-		events |= EPOLLIN;
-	if (wire_has_output(&c->wire))
-		events |= EPOLLOUT;
-	r = sd_event_source_set_io_events(c->io, events);
-	if (r < 0)
-		log_warning_errno(r, "Failed to watch %s, ignoring", connection_describe(c));
-}
-
 static int connection_on_closer(sd_event_source *s, void *userdata)
 {
 	connection_free(userdata);
@@ -90,8 +76,25 @@ static void connection_close_later(struct connection *c)
 	if (c->closer)
 		return;
 	r = sd_event_add_defer(c->daemon->event, &c->closer, connection_on_closer, c);
-	if (r < 0)
+	if (r < 0) /* its next I/O event, at the latest the hangup, frees it */
 		log_error_errno(r, "Failed to schedule closing %s", connection_describe(c));
+}
+
+/* EPOLLOUT only while output waits: a writable socket is always ready. */
+static void connection_update_io(struct connection *c)
+{
+	uint32_t events = 0;
+	int r;
+
+	if (!c->draining)
+		events |= EPOLLIN;
+	if (wire_has_output(&c->wire))
+		events |= EPOLLOUT;
+	r = sd_event_source_set_io_events(c->io, events);
+	if (r < 0) {
+		log_warning_errno(r, "Failed to watch %s, closing", connection_describe(c));
+		connection_close_later(c);
+	}
 }
 
 int connection_send(struct connection *c, json_t *msg)

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <shadowcopy/writer.h> /* SC_DEFAULT_SOCKET; it belongs in types.h */
 
 #include "cleanup.h"
 #include "client.h"

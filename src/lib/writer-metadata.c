@@ -20,6 +20,7 @@
 
 struct sc_writer_metadata {
 	json_t *doc;
+	json_t *index; /* component key -> component, so that lookups stay O(1) */
 };
 
 struct sc_writer_metadata *writer_metadata_new(void)
@@ -33,7 +34,8 @@ struct sc_writer_metadata *writer_metadata_new(void)
 			   "restore_method", "method", SC_RME_UNDEFINED, "service", "",
 			   "user_procedure", "", "writer_restore", SC_WRE_UNDEFINED,
 			   "reboot_required", 0, "backup_schema", 0, "excludes", "components");
-	if (!m->doc)
+	m->index = json_object();
+	if (!m->doc || !m->index)
 		return writer_metadata_free(m);
 	return m;
 }
@@ -43,6 +45,7 @@ struct sc_writer_metadata *writer_metadata_free(struct sc_writer_metadata *m)
 	if (!m)
 		return NULL;
 	json_decref(m->doc);
+	json_decref(m->index);
 	free(m);
 	return NULL;
 }
@@ -52,17 +55,51 @@ json_t *writer_metadata_json(const struct sc_writer_metadata *m)
 	return m->doc;
 }
 
-static json_t *component_find(const struct sc_writer_metadata *m, const char *logical_path,
-			      const char *name)
+/* The index key of a component: its logical path and name joined by a NUL,
+ * which neither can contain. */
+static char *component_key(const char *logical_path, const char *name, size_t *ret_len)
 {
-	json_t *c;
-	size_t i;
+	size_t lp = strlen(logical_path), n = strlen(name);
+	char *key = malloc(lp + n + 2);
 
-	json_array_foreach(json_object_get(m->doc, "components"), i, c)
-		if (strcmp(json_string_value(json_object_get(c, "logical_path")), logical_path) == 0 &&
-		    strcmp(json_string_value(json_object_get(c, "name")), name) == 0)
-			return c;
-	return NULL;
+	if (!key)
+		return NULL;
+	memcpy(key, logical_path, lp + 1);
+	memcpy(key + lp + 1, name, n + 1);
+	*ret_len = lp + 1 + n;
+	return key;
+}
+
+/* The component (@logical_path, @name) in *@ret (NULL if there is none). */
+static int component_find(const struct sc_writer_metadata *m, const char *logical_path,
+			  const char *name, json_t **ret)
+{
+	_cleanup_free_ char *key = NULL;
+	size_t len;
+
+	key = component_key(logical_path, name, &len);
+	if (!key)
+		return -ENOMEM;
+	*ret = json_object_getn(m->index, key, len);
+	return 0;
+}
+
+static int component_add(struct sc_writer_metadata *m, const char *logical_path,
+			 const char *name, json_t *c)
+{
+	_cleanup_free_ char *key = NULL;
+	size_t len;
+
+	key = component_key(logical_path, name, &len);
+	if (!key)
+		return -ENOMEM;
+	if (json_object_setn_nocheck(m->index, key, len, c) < 0)
+		return -ENOMEM;
+	if (json_array_append(json_object_get(m->doc, "components"), c) < 0) {
+		(void)json_object_deln(m->index, key, len); /* it is there: cannot fail */
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 SC_EXPORT int sc_writer_metadata_add_component(struct sc_writer_metadata *m,
@@ -83,7 +120,10 @@ SC_EXPORT int sc_writer_metadata_add_component(struct sc_writer_metadata *m,
 	r = writer_texts_check((const char *[]){ logical_path, name, caption }, 3);
 	if (r < 0)
 		return r;
-	if (component_find(m, logical_path, name))
+	r = component_find(m, logical_path, name, &c);
+	if (r < 0)
+		return r;
+	if (c)
 		return -SC_E_OBJECT_ALREADY_EXISTS;
 	c = json_pack("{s:i, s:s, s:s, s:s, s:b, s:b, s:I, s:[], s:[], s:[]}", "type", (int)type,
 		      "logical_path", logical_path, "name", name, "caption", caption ? caption : "",
@@ -91,7 +131,9 @@ SC_EXPORT int sc_writer_metadata_add_component(struct sc_writer_metadata *m,
 		      "flags", (json_int_t)flags, "files", "database_files", "log_files");
 	if (!c)
 		return -ENOMEM;
-	return json_array_append_new(json_object_get(m->doc, "components"), c) < 0 ? -ENOMEM : 0;
+	r = component_add(m, logical_path, name, c);
+	json_decref(c);
+	return r;
 }
 
 /* Append a file set to the list @key of component (@logical_path, @name),
@@ -109,7 +151,9 @@ static int add_fileset(struct sc_writer_metadata *m, enum sc_component_type type
 	r = writer_texts_check((const char *[]){ path, filespec }, 2);
 	if (r < 0)
 		return r;
-	c = component_find(m, logical_path ? logical_path : "", name);
+	r = component_find(m, logical_path ? logical_path : "", name, &c);
+	if (r < 0)
+		return r;
 	if (!c || json_integer_value(json_object_get(c, "type")) != type)
 		return -SC_E_OBJECT_NOT_FOUND;
 	f = metadata_fileset(path, filespec, recursive,

@@ -171,6 +171,10 @@ static int test_requester_parse(int argc, char **argv, struct requester_run *run
 	for (int i = optind; i < argc; i++)
 		if (plan_add(plan, argv[i]) < 0)
 			return EXIT_FAILURE;
+	if (plan->n == 0) {
+		fprintf(stderr, "test-requester: no step given (see --help)\n");
+		return EXIT_USAGE;
+	}
 	return PROCEED;
 }
 

@@ -7,14 +7,18 @@ The helpers themselves live in sctest.py."""
 import grp
 import os
 import pwd
+import re
 import subprocess
 
 import pytest
 
 from sctest import SHADOWCOPY, SHADOWCOPYD, TEST_REQUESTER, TEST_WRITER, Env, User
 
-USER_NAME = "sc-pytest"
-GROUP_NAME = "sc-pytest-grp"
+# Per-run names, so that two runs on one machine never delete each other's
+# accounts; the pid tells a leftover of an interrupted run from a live one.
+ACCOUNT_PREFIX = "sc-pt"
+USER_NAME = f"{ACCOUNT_PREFIX}{os.getpid()}"
+GROUP_NAME = f"{ACCOUNT_PREFIX}{os.getpid()}g"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -37,17 +41,29 @@ def _run(*argv):
     subprocess.run(argv, check=True, capture_output=True)
 
 
-def _remove_account():
-    try:
-        pwd.getpwnam(USER_NAME)
-        _run("userdel", USER_NAME)
-    except KeyError:
-        pass
-    try:
-        grp.getgrnam(GROUP_NAME)
-        _run("groupdel", GROUP_NAME)
-    except KeyError:
-        pass
+def _owner_pid(name):
+    """The pid in an account name of ours, or None for anyone else's."""
+    m = re.fullmatch(ACCOUNT_PREFIX + r"(\d+)g?", name)
+    return int(m.group(1)) if m else None
+
+
+def _remove_accounts(only_stale):
+    """Remove our accounts: this run's, or (@only_stale) those of runs that
+    are no longer alive."""
+    def ours(name):
+        pid = _owner_pid(name)
+        if pid is None:
+            return False
+        if only_stale:
+            return pid != os.getpid() and not os.path.exists(f"/proc/{pid}")
+        return pid == os.getpid()
+
+    for pw in pwd.getpwall():
+        if ours(pw.pw_name):
+            _run("userdel", pw.pw_name)
+    for gr in grp.getgrall():
+        if ours(gr.gr_name):
+            _run("groupdel", gr.gr_name)
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +72,7 @@ def accounts():
     unprivileged user outside it, created for the session and removed after."""
     if os.geteuid() != 0:
         pytest.skip("system tests run as root")
-    _remove_account()  # a leftover of an interrupted run
+    _remove_accounts(only_stale=True)  # leftovers of interrupted runs
     _run("groupadd", "--system", GROUP_NAME)
     _run("useradd", "--system", "--no-create-home", "--user-group", "--shell",
          "/usr/sbin/nologin", USER_NAME)
@@ -65,7 +81,7 @@ def accounts():
         yield {"user": User(USER_NAME, pw.pw_uid, pw.pw_gid),
                "group": grp.getgrnam(GROUP_NAME).gr_gid}
     finally:
-        _remove_account()
+        _remove_accounts(only_stale=False)
 
 
 @pytest.fixture
