@@ -127,6 +127,148 @@ SC_EXPORT int sc_requester_get_writer_status(struct sc_requester *r, size_t inde
 					     struct sc_id *ret_class_id, const char **ret_name,
 					     enum sc_writer_state *ret_state, int *ret_failure);
 
+/* ---- the snapshot set (issue 3; protocol.md §6.3) ---- */
+
+struct sc_snapshot_info;   /* one snapshot's properties (VSS's VSS_SNAPSHOT_PROP) */
+struct sc_provider_info;   /* one provider (VSS's VSS_PROVIDER_PROP) */
+
+/* What sc_requester_delete_snapshots() deletes (VSS_OBJECT_TYPE). */
+enum sc_object_type {
+	SC_OBJECT_SNAPSHOT_SET = 2,
+	SC_OBJECT_SNAPSHOT = 3,
+};
+
+/**
+ * sc_requester_add_component - AddComponent: include a component of a writer
+ * that answered Identify (component mode; after gather, before
+ * start_snapshot_set).  @logical_path may be NULL or "".
+ * Returns 0, -SC_E_BAD_STATE, -SC_E_OBJECT_ALREADY_EXISTS (T09) or
+ * -SC_E_OBJECT_NOT_FOUND (no such writer or component).
+ */
+SC_EXPORT int sc_requester_add_component(struct sc_requester *r, const struct sc_id *instance_id,
+					 const struct sc_id *class_id,
+					 enum sc_component_type type, const char *logical_path,
+					 const char *name);
+
+/**
+ * sc_requester_start_snapshot_set - StartSnapshotSet: a new set id in *@ret
+ * (T10).  Returns 0, -SC_E_BAD_STATE, or -SC_E_SNAPSHOT_SET_IN_PROGRESS while
+ * another requester's set is being created (T11).
+ */
+SC_EXPORT int sc_requester_start_snapshot_set(struct sc_requester *r, struct sc_id *ret);
+
+/**
+ * sc_requester_add_to_snapshot_set - AddToSnapshotSet: the volume holding
+ * @path, snapshotted by the provider @provider_id (NULL or null id: the
+ * service chooses).  The new snapshot id in *@ret.  Returns 0,
+ * -SC_E_BAD_STATE (T13), -SC_E_MAXIMUM_NUMBER_OF_VOLUMES_REACHED (T14),
+ * -SC_E_OBJECT_NOT_FOUND (T15), -SC_E_PROVIDER_NOT_REGISTERED (T16),
+ * -SC_E_VOLUME_NOT_SUPPORTED, -SC_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER (T17),
+ * -SC_E_OBJECT_ALREADY_EXISTS (the volume is already in the set).
+ */
+SC_EXPORT int sc_requester_add_to_snapshot_set(struct sc_requester *r, const char *path,
+					       const struct sc_id *provider_id, struct sc_id *ret);
+
+/**
+ * sc_requester_prepare_for_backup - PrepareForBackup to the writers that take
+ * part.  sc_requester_do_snapshot_set - DoSnapshotSet: PrepareForSnapshot,
+ * Freeze, the providers' commit, Thaw, PostSnapshot.
+ * sc_requester_backup_complete - BackupComplete.  Each returns 0 and the
+ * operation in *@ret, or -SC_E_BAD_STATE; the operation's own result comes
+ * from sc_async_wait().
+ */
+SC_EXPORT int sc_requester_prepare_for_backup(struct sc_requester *r, struct sc_async **ret);
+SC_EXPORT int sc_requester_do_snapshot_set(struct sc_requester *r, struct sc_async **ret);
+SC_EXPORT int sc_requester_backup_complete(struct sc_requester *r, struct sc_async **ret);
+
+/**
+ * sc_requester_set_backup_succeeded - SetBackupSucceeded for an added
+ * component, after a successful do_snapshot_set.  Returns 0, -SC_E_BAD_STATE
+ * or -SC_E_OBJECT_NOT_FOUND.
+ */
+SC_EXPORT int sc_requester_set_backup_succeeded(struct sc_requester *r,
+						const struct sc_id *instance_id,
+						const struct sc_id *class_id,
+						enum sc_component_type type,
+						const char *logical_path, const char *name,
+						bool succeeded);
+
+/**
+ * sc_requester_abort_backup - AbortBackup: Abort to the writers that take part
+ * and have not passed PostSnapshot; the set is abandoned.  Idempotent;
+ * ignored when nothing is under way.  Returns 0 or -SC_E_BAD_STATE (not
+ * initialized).
+ */
+SC_EXPORT int sc_requester_abort_backup(struct sc_requester *r);
+
+/**
+ * sc_requester_get_snapshot_properties - GetSnapshotProperties: a new
+ * struct sc_snapshot_info in *@ret, freed with sc_snapshot_info_free().
+ * Returns 0 or -SC_E_OBJECT_NOT_FOUND.
+ */
+SC_EXPORT int sc_requester_get_snapshot_properties(struct sc_requester *r,
+						   const struct sc_id *snapshot_id,
+						   struct sc_snapshot_info **ret);
+
+/**
+ * sc_requester_query_snapshots - Query(VSS_OBJECT_SNAPSHOT): the committed
+ * snapshots of the session's context (all of them under SC_CTX_ALL, T51) as a
+ * new array of *@ret_n infos; free with sc_snapshot_info_array_free().
+ * sc_requester_query_providers - Query(VSS_OBJECT_PROVIDER): every provider;
+ * free with sc_provider_info_array_free().  Both return 0 or -SC_E_BAD_STATE.
+ */
+SC_EXPORT int sc_requester_query_snapshots(struct sc_requester *r,
+					   struct sc_snapshot_info ***ret, size_t *ret_n);
+SC_EXPORT int sc_requester_query_providers(struct sc_requester *r,
+					   struct sc_provider_info ***ret, size_t *ret_n);
+
+/**
+ * sc_requester_delete_snapshots - DeleteSnapshots: a snapshot or a whole set,
+ * members one by one, stopping at the first failure.  Whatever the result,
+ * *@ret_deleted counts the snapshots deleted and *@ret_non_deleted is the
+ * failing snapshot (null id on success) (T52).  Returns 0, the first failure,
+ * or -SC_E_OBJECT_NOT_FOUND for an unknown id (T53).
+ */
+SC_EXPORT int sc_requester_delete_snapshots(struct sc_requester *r, const struct sc_id *id,
+					    enum sc_object_type type, bool force,
+					    size_t *ret_deleted, struct sc_id *ret_non_deleted);
+
+/**
+ * sc_requester_save_document - SaveAsXML: the backup components document as
+ * JSON text (malloc'd, caller frees) in *@ret.  After do_snapshot_set.
+ * Returns 0, -SC_E_BAD_STATE or -ENOMEM.
+ */
+SC_EXPORT int sc_requester_save_document(struct sc_requester *r, char **ret);
+
+/* ---- struct sc_snapshot_info / sc_provider_info ---- */
+
+SC_EXPORT struct sc_snapshot_info *sc_snapshot_info_free(struct sc_snapshot_info *si);
+SC_EXPORT void sc_snapshot_info_array_free(struct sc_snapshot_info **a, size_t n);
+SC_EXPORT void sc_snapshot_info_get_id(const struct sc_snapshot_info *si, struct sc_id *ret);
+SC_EXPORT void sc_snapshot_info_get_set_id(const struct sc_snapshot_info *si, struct sc_id *ret);
+SC_EXPORT void sc_snapshot_info_get_provider_id(const struct sc_snapshot_info *si,
+						struct sc_id *ret);
+/* Volumes in the set at creation (T56). */
+SC_EXPORT uint32_t sc_snapshot_info_get_count(const struct sc_snapshot_info *si);
+/* Where the snapshot is (VSS's device object): a read-only directory or an
+ * image file, without a trailing slash. */
+SC_EXPORT const char *sc_snapshot_info_get_location(const struct sc_snapshot_info *si);
+SC_EXPORT const char *sc_snapshot_info_get_original_volume(const struct sc_snapshot_info *si);
+SC_EXPORT const char *sc_snapshot_info_get_provider_name(const struct sc_snapshot_info *si);
+SC_EXPORT uint32_t sc_snapshot_info_get_context(const struct sc_snapshot_info *si);
+/* SC_ATTR_* mask (context bits included). */
+SC_EXPORT uint32_t sc_snapshot_info_get_attributes(const struct sc_snapshot_info *si);
+/* Creation time, microseconds since the Unix epoch. */
+SC_EXPORT uint64_t sc_snapshot_info_get_creation_time(const struct sc_snapshot_info *si);
+/* The whole object as the JSON of protocol.md (SNAPSHOT); malloc'd. */
+SC_EXPORT char *sc_snapshot_info_to_json(const struct sc_snapshot_info *si);
+
+SC_EXPORT void sc_provider_info_array_free(struct sc_provider_info **a, size_t n);
+SC_EXPORT void sc_provider_info_get_id(const struct sc_provider_info *pi, struct sc_id *ret);
+SC_EXPORT const char *sc_provider_info_get_name(const struct sc_provider_info *pi);
+SC_EXPORT const char *sc_provider_info_get_version(const struct sc_provider_info *pi);
+SC_EXPORT int sc_provider_info_get_type(const struct sc_provider_info *pi);
+
 /* ---- struct sc_async (VSS's IVssAsync) ---- */
 
 /**
