@@ -10,7 +10,6 @@
 #include <stdlib.h>
 
 #include <shadowcopy/types.h>
-#include <shadowcopy/writer.h>
 
 #include "cleanup.h"
 #include "cli.h"

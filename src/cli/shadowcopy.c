@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <shadowcopy/types.h>
-#include <shadowcopy/writer.h>
 
 #include "cleanup.h"
 #include "cli.h"

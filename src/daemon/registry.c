@@ -49,6 +49,16 @@ json_t *registry_identity_json(const struct writer_identity *id)
 			 (json_int_t)id->uid, "pid", (json_int_t)id->pid);
 }
 
+/* Names end up in logs and on terminals (shadowcopy writers): no control
+ * characters, so that no writer can forge a log line or an escape sequence. */
+static bool name_valid(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 /* The subscribe params into @ret (whose strings the caller frees, also on
  * failure). */
 static int parse_identity(json_t *p, struct writer_identity *ret)
@@ -66,7 +76,7 @@ static int parse_identity(json_t *p, struct writer_identity *ret)
 	    (r = json_get_int(p, "level", true, SC_APP_SYSTEM, SC_APP_FRONT_END, &level)) < 0 ||
 	    (r = json_get_int(p, "freeze_timeout_ms", false, 1, UINT32_MAX, &freeze)) < 0)
 		return r;
-	if (name[0] == '\0')
+	if (name[0] == '\0' || !name_valid(name) || (instance_name && !name_valid(instance_name)))
 		return -SC_E_INVALID_MESSAGE;
 	ret->usage_type = (int)usage;
 	ret->source_type = (int)source;

@@ -205,10 +205,9 @@ void writer_events_handle_reply(struct writer *w, const struct wire_message *m)
 		return;
 	}
 	parse_answer(w, m, &reply);
-	if (reply.status != WRITER_EVENT_OK)
-		log_info("Writer '%s' failed %s: %s%s%.200s", w->identity.name, sc_event_name(e->event),
-			 sc_error_name(reply.failure), reply.message ? ": " : "",
-			 reply.message ? reply.message : "");
+	if (reply.status != WRITER_EVENT_OK) /* not its message: a writer's text stays out of logs */
+		log_info("Writer '%s' failed %s: %s", w->identity.name, sc_event_name(e->event),
+			 sc_error_name(reply.failure));
 	event_complete(e, &reply);
 }
 

@@ -108,6 +108,18 @@ def test_metadata_round_trip(env):
     assert b.event_names() == ["identify"]
 
 
+def test_listing_with_metadata_text(env):
+    """`shadowcopy writers --metadata` adds each writer's components and files."""
+    env.start_writer(name="Example DB", metadata=DB_METADATA)
+    out = env.cli("writers", "--metadata").stdout
+    for text in ("Writer name: 'Example DB'", "Component: 'main'", "Component: 'settings'",
+                 "Logical path: 'config'", "Caption: 'Main database'", "Database files:",
+                 "Log files:", "Path = /var/lib/exampledb, Filespec = main.db",
+                 "Path = /etc/exampledb, Filespec = *.conf, Recursive = yes",
+                 "Excluded files:", "Service: 'exampledb.service'"):
+        assert text in out, (text, out)
+
+
 def test_metadata_count_and_get(env):
     """get_writer_metadata_count counts the writers that answered; every
     index below it gives a document, the count itself OBJECT_NOT_FOUND (T08)."""
