@@ -112,6 +112,12 @@ int wire_next(struct wire *w, json_t **ret)
 	memmove(w->in, nl + 1, w->in_len - line_len - 1);
 	w->in_len -= line_len + 1;
 	w->in_scanned = 0;
+	if (w->in_len == 0 && w->in_alloc > 1024 * 1024) {
+		/* give back the room a big message took */
+		free(w->in);
+		w->in = NULL;
+		w->in_alloc = 0;
+	}
 	return r < 0 ? r : 1;
 }
 
@@ -148,6 +154,12 @@ int wire_queue(struct wire *w, json_t *msg)
 		return r;
 	if (len > w->max)
 		return -SC_E_MESSAGE_TOO_LARGE;
+	if (w->out_off > 0) {
+		/* a peer that reads slowly: keep only what is still unsent */
+		memmove(w->out, w->out + w->out_off, w->out_len - w->out_off);
+		w->out_len -= w->out_off;
+		w->out_off = 0;
+	}
 	r = buffer_reserve(&w->out, &w->out_alloc, w->out_len + len);
 	if (r < 0)
 		return r;

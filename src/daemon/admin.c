@@ -55,9 +55,10 @@ static json_t *list_gathered(const struct gather *g)
 	for (size_t i = 0; i < g->n_entries; i++) {
 		const struct gather_entry *e = &g->entries[i];
 
-		if (e->present && json_array_append_new(writers, writer_entry(&e->identity, e->state,
-									     e->failure,
-									     e->metadata)) < 0)
+		if (!e->present)
+			continue;
+		if (json_array_append_new(writers, writer_entry(&e->identity, e->state, e->failure,
+								e->metadata)) < 0)
 			return NULL;
 	}
 	return json_pack("{s:O}", "writers", writers);

@@ -30,24 +30,27 @@ static const char *const role_names[_CONNECTION_ROLE_MAX] = {
 };
 
 #define ROLE(r) (1u << (r))
+#define WRITER ROLE(CONNECTION_WRITER)
+#define REQUESTER ROLE(CONNECTION_REQUESTER)
+#define ADMIN ROLE(CONNECTION_ADMIN)
 
 static const struct method {
 	const char *name;
 	unsigned roles;
 	int (*handler)(struct connection *c, const struct wire_message *m);
 } methods[] = {
-	{ "subscribe", ROLE(CONNECTION_WRITER), registry_subscribe },
-	{ "unsubscribe", ROLE(CONNECTION_WRITER), registry_unsubscribe },
-	{ "initialize_for_backup", ROLE(CONNECTION_REQUESTER), session_initialize_for_backup },
-	{ "set_context", ROLE(CONNECTION_REQUESTER), session_set_context },
-	{ "set_backup_state", ROLE(CONNECTION_REQUESTER), session_set_backup_state },
-	{ "enable_writer_classes", ROLE(CONNECTION_REQUESTER), session_enable_writer_classes },
-	{ "disable_writer_classes", ROLE(CONNECTION_REQUESTER), session_disable_writer_classes },
-	{ "disable_writer_instances", ROLE(CONNECTION_REQUESTER), session_disable_writer_instances },
-	{ "gather_writer_metadata", ROLE(CONNECTION_REQUESTER), session_gather_writer_metadata },
-	{ "gather_writer_status", ROLE(CONNECTION_REQUESTER), session_gather_writer_status },
-	{ "cancel", ROLE(CONNECTION_REQUESTER) | ROLE(CONNECTION_ADMIN), operation_handle_cancel },
-	{ "list_writers", ROLE(CONNECTION_REQUESTER) | ROLE(CONNECTION_ADMIN), admin_list_writers },
+	{ "subscribe", WRITER, registry_subscribe },
+	{ "unsubscribe", WRITER, registry_unsubscribe },
+	{ "initialize_for_backup", REQUESTER, session_initialize_for_backup },
+	{ "set_context", REQUESTER, session_set_context },
+	{ "set_backup_state", REQUESTER, session_set_backup_state },
+	{ "enable_writer_classes", REQUESTER, session_enable_writer_classes },
+	{ "disable_writer_classes", REQUESTER, session_disable_writer_classes },
+	{ "disable_writer_instances", REQUESTER, session_disable_writer_instances },
+	{ "gather_writer_metadata", REQUESTER, session_gather_writer_metadata },
+	{ "gather_writer_status", REQUESTER, session_gather_writer_status },
+	{ "cancel", REQUESTER | ADMIN, operation_handle_cancel },
+	{ "list_writers", REQUESTER | ADMIN, admin_list_writers },
 };
 
 const char *connection_describe(const struct connection *c)
@@ -130,8 +133,8 @@ void connection_reply(struct connection *c, int64_t id, json_t *result)
 	}
 	r = connection_send(c, wire_result(true, id, result));
 	if (r == -SC_E_MESSAGE_TOO_LARGE || r == -ENOMEM)
-		connection_reply_error(c, true, id, -SC_E_UNEXPECTED, "Failed to send the reply: %s",
-				       sc_strerror(r));
+		connection_reply_error(c, true, id, -SC_E_UNEXPECTED,
+				       "Failed to send the reply: %s", sc_strerror(r));
 }
 
 void connection_reply_error(struct connection *c, bool has_id, int64_t id, int error,
@@ -272,7 +275,8 @@ static int connection_hello(struct connection *c, const struct wire_message *m)
 		return 0;
 	}
 	if (c->peer.writer_only && role != CONNECTION_WRITER)
-		connection_refuse(c, m, -SC_E_ACCESS_DENIED, "the writer socket accepts only writers");
+		connection_refuse(c, m, -SC_E_ACCESS_DENIED,
+				  "the writer socket accepts only writers");
 	else if (role != CONNECTION_WRITER && !c->peer.privileged)
 		connection_refuse(c, m, -SC_E_ACCESS_DENIED,
 				  "requester and admin need root or the service's group");
@@ -297,11 +301,12 @@ static void connection_dispatch(struct connection *c, const struct wire_message 
 	if (strcmp(m->name, "hello") == 0) {
 		r = connection_hello(c, m);
 	} else if (c->role == CONNECTION_NONE) {
-		connection_reply_error(c, true, m->id, -SC_E_BAD_STATE, "The first request must be hello");
+		connection_reply_error(c, true, m->id, -SC_E_BAD_STATE,
+				       "The first request must be hello");
 		return;
 	} else if (!(method = method_find(m->name))) {
-		connection_reply_error(c, true, m->id, -SC_E_UNKNOWN_METHOD, "Unknown method '%.64s'",
-				       m->name);
+		connection_reply_error(c, true, m->id, -SC_E_UNKNOWN_METHOD,
+				       "Unknown method '%.64s'", m->name);
 		return;
 	} else if (!(method->roles & ROLE(c->role))) {
 		connection_reply_error(c, true, m->id, -SC_E_ACCESS_DENIED,
@@ -352,7 +357,8 @@ static void connection_process_input(struct connection *c)
 		if (r == -SC_E_MESSAGE_TOO_LARGE) {
 			log_warning("%s sent a line over %u bytes, closing", connection_describe(c),
 				    WIRE_MESSAGE_MAX);
-			connection_reply_error(c, false, 0, r, "A message may have at most %u bytes",
+			connection_reply_error(c, false, 0, r,
+					       "A message may have at most %u bytes",
 					       WIRE_MESSAGE_MAX);
 			connection_shutdown(c);
 			return;

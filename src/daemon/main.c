@@ -40,7 +40,7 @@ static void help(void)
 	       "      --writer-socket PATH  Writer socket [writer.sock beside the control socket]\n"
 	       "      --state-dir DIR       State directory [/var/lib/shadowcopy]\n"
 	       "      --config FILE         Configuration file, see shadowcopy.conf(5)\n"
-	       "      --group NAME          Group that may act as requester and admin [shadowcopy]\n"
+	       "      --group NAME          Group of the requester and admin roles [shadowcopy]\n"
 	       "  -d, --foreground          Stay in the foreground (the service always does)\n"
 	       "  -n, --check-config        Check the configuration, print it and exit\n");
 }

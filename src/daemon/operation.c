@@ -73,15 +73,16 @@ int operation_handle_cancel(struct connection *c, const struct wire_message *m)
 			break;
 	if (!op) {
 		connection_reply_error(c, true, m->id, -SC_E_OBJECT_NOT_FOUND,
-				       "No operation of request %lld is running", (long long)request);
+				       "No operation of request %lld is running",
+				       (long long)request);
 		return 0;
 	}
 	/* The reply to cancel first, then the operation's own (protocol.md §5). */
 	connection_reply(c, m->id, json_pack("{s:b}", "cancelled", 1));
 	TAILQ_REMOVE(&c->operations, op, entry);
 	op->cancel(op->userdata);
-	connection_reply_error(c, true, op->request_id, -SC_E_CANCELLED, "Cancelled by request %lld",
-			       (long long)m->id);
+	connection_reply_error(c, true, op->request_id, -SC_E_CANCELLED,
+			       "Cancelled by request %lld", (long long)m->id);
 	free(op);
 	return 0;
 }

@@ -142,7 +142,8 @@ int registry_subscribe(struct connection *c, const struct wire_message *m)
 				       "Another connection holds this class and instance");
 	} else if (r >= 0 && (r = registry_add(c, &id)) >= 0) {
 		connection_reply(c, m->id, json_object());
-		log_info("Writer '%s' subscribed: class %s, uid %u, pid %d", c->writer->identity.name,
+		log_info("Writer '%s' subscribed: class %s, uid %u, pid %d",
+			 c->writer->identity.name,
 			 sc_id_to_string(&c->writer->identity.class_id, class_id),
 			 (unsigned)c->peer.uid, (int)c->peer.pid);
 	}

@@ -209,8 +209,8 @@ static int listener_bind(struct listener *l, mode_t mode, const struct daemon *d
 	struct stat st;
 	int r;
 
-	if ((r = socket_address(l->path, &sa, &sa_len)) < 0 || (r = socket_directory(l->path)) < 0 ||
-	    (r = remove_stale_socket(&sa, sa_len)) < 0)
+	if ((r = socket_address(l->path, &sa, &sa_len)) < 0 ||
+	    (r = socket_directory(l->path)) < 0 || (r = remove_stale_socket(&sa, sa_len)) < 0)
 		return r;
 	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)

@@ -56,7 +56,8 @@ static const enum sc_writer_state state_failed[_SC_EVENT_MAX] = {
 	[SC_EVENT_POST_RESTORE] = SC_WS_FAILED_AT_POST_RESTORE,
 };
 
-static void record_state(struct writer *w, enum sc_event event, const struct writer_event_reply *reply)
+static void record_state(struct writer *w, enum sc_event event,
+			 const struct writer_event_reply *reply)
 {
 	if (reply->status != WRITER_EVENT_OK) {
 		w->state = state_failed[event];
@@ -205,7 +206,8 @@ void writer_events_handle_reply(struct writer *w, const struct wire_message *m)
 		return;
 	}
 	parse_answer(w, m, &reply);
-	if (reply.status != WRITER_EVENT_OK) /* not its message: a writer's text stays out of logs */
+	/* Not its message: a writer's own text stays out of our logs. */
+	if (reply.status != WRITER_EVENT_OK)
 		log_info("Writer '%s' failed %s: %s", w->identity.name, sc_event_name(e->event),
 			 sc_error_name(reply.failure));
 	event_complete(e, &reply);

@@ -2,8 +2,8 @@
 /*
  * async.c - struct sc_async (VSS's IVssAsync): a long operation is the id of
  * its request; waiting is waiting for the reply with that id, cancelling is
- * the protocol's "cancel" (docs/protocol.md §5).  What a result means is
- * requester.c's business.
+ * the protocol's "cancel" (docs/protocol.md §5).  What a reply means is the
+ * business of the operation's result handler, never of this file.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,9 +12,17 @@
 #include "client.h"
 #include "requester-internal.h"
 
-static const char *const async_methods[] = {
-	[ASYNC_GATHER_METADATA] = "gather_writer_metadata",
-	[ASYNC_GATHER_STATUS] = "gather_writer_status",
+struct async_op {
+	const char *method;
+	int (*done)(struct sc_requester *r, int error, json_t *result);
+};
+
+static const struct async_op async_ops[_ASYNC_KIND_MAX] = {
+	[ASYNC_GATHER_METADATA] = { "gather_writer_metadata", requester_metadata_done },
+	[ASYNC_GATHER_STATUS] = { "gather_writer_status", requester_status_done },
+	[ASYNC_PREPARE_FOR_BACKUP] = { "prepare_for_backup", requester_prepare_done },
+	[ASYNC_DO_SNAPSHOT_SET] = { "do_snapshot_set", NULL },
+	[ASYNC_BACKUP_COMPLETE] = { "backup_complete", requester_complete_done },
 };
 
 int async_start(struct sc_requester *r, enum async_kind kind, struct sc_async **ret)
@@ -26,7 +34,7 @@ int async_start(struct sc_requester *r, enum async_kind kind, struct sc_async **
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	k = client_send(r->client, async_methods[kind], NULL, &id);
+	k = client_send(r->client, async_ops[kind].method, NULL, &id);
 	if (k < 0) {
 		free(a);
 		return k;
@@ -36,15 +44,22 @@ int async_start(struct sc_requester *r, enum async_kind kind, struct sc_async **
 	return 0;
 }
 
-static int async_finish(struct sc_async *a, json_t *result)
+/* The operation ended: @error 0 with its @result, or its error.  Tell its
+ * handler once, and keep the status every later wait returns. */
+static int async_finish(struct sc_async *a, int error, json_t *result)
 {
-	int r;
+	const struct async_op *op = &async_ops[a->kind];
+	int k = 0;
 
-	if (a->kind == ASYNC_GATHER_METADATA)
-		r = requester_take_metadata(a->requester, result);
+	if (op->done)
+		k = op->done(a->requester, error, result);
+	if (error == -SC_E_CANCELLED)
+		a->status = SC_ASYNC_CANCELLED;
+	else if (error < 0)
+		a->status = error;
 	else
-		r = requester_take_status(a->requester, result);
-	return r < 0 ? r : SC_ASYNC_FINISHED;
+		a->status = k < 0 ? k : SC_ASYNC_FINISHED;
+	return a->status;
 }
 
 SC_EXPORT int sc_async_wait(struct sc_async *a, uint64_t timeout_usec)
@@ -59,12 +74,7 @@ SC_EXPORT int sc_async_wait(struct sc_async *a, uint64_t timeout_usec)
 	r = client_wait(a->requester->client, a->id, timeout_usec, &result, NULL);
 	if (r == -ETIMEDOUT)
 		return SC_ASYNC_PENDING; /* the operation goes on (T62) */
-	if (r == -SC_E_CANCELLED)
-		r = SC_ASYNC_CANCELLED;
-	else if (r >= 0)
-		r = async_finish(a, result);
-	a->status = r;
-	return r;
+	return async_finish(a, r, result);
 }
 
 SC_EXPORT int sc_async_query_status(struct sc_async *a)
@@ -96,7 +106,7 @@ SC_EXPORT int sc_async_cancel(struct sc_async *a)
 	r = client_forget(a->requester->client, a->id);
 	if (r < 0)
 		return r;
-	a->status = SC_ASYNC_CANCELLED;
+	(void)async_finish(a, -SC_E_CANCELLED, NULL);
 	return 0;
 }
 

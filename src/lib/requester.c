@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * requester.c - struct sc_requester (VSS's IVssBackupComponents): every call
- * that changes the session goes to the service, which enforces the order of
- * vss-model 2.3; the results of gathers are kept here and read locally.
- * Waiting for long operations is async.c's.
+ * requester.c - struct sc_requester (VSS's IVssBackupComponents): the session
+ * from new to free, its settings and its gathers.  Every call that changes
+ * the session goes to the service, which enforces the order of vss-model 2.3;
+ * the results of gathers are kept here and read locally.  The backup sequence
+ * is requester-backup.c's, waiting for long operations async.c's.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 #include "cleanup.h"
 #include "client.h"
@@ -37,6 +38,11 @@ SC_EXPORT struct sc_requester *sc_requester_free(struct sc_requester *r)
 {
 	if (!r)
 		return NULL;
+	/* A8/B18: a prepared backup that nothing ended is aborted, and we wait
+	 * for the service to say so.  If that fails there is nothing more to
+	 * do: the service aborts it too when the connection closes. */
+	if (requester_must_abort(r))
+		(void)sc_requester_abort_backup(r);
 	client_free(r->client); /* closing the connection ends the session */
 	metadata_clear(r);
 	status_clear(r);
@@ -68,14 +74,44 @@ SC_EXPORT int sc_requester_new(const char *socket_path, struct sc_requester **re
 	return 0;
 }
 
-/* A quick call whose result carries nothing we keep; @params is stolen. */
-static int requester_call(struct sc_requester *r, const char *method, json_t *params)
+int requester_call(struct sc_requester *r, const char *method, json_t *params,
+		   json_t **ret_result)
 {
 	_cleanup_json_ json_t *result = NULL;
+	int k;
 
 	if (!params)
 		return -ENOMEM;
-	return client_call(r->client, method, params, REQUESTER_CALL_USEC, &result, NULL);
+	k = client_call(r->client, method, params, REQUESTER_CALL_USEC, &result, NULL);
+	if (k < 0)
+		return k;
+	if (ret_result)
+		*ret_result = TAKE_PTR(result);
+	return 0;
+}
+
+int requester_pack(json_t **ret, const char *fmt, ...)
+{
+	json_error_t error;
+	json_t *v;
+	va_list ap;
+
+	va_start(ap, fmt);
+	v = json_vpack_ex(&error, 0, fmt, ap);
+	va_end(ap);
+	if (!v)
+		return json_error_code(&error) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int requester_failure(const char *name)
+{
+	int error = sc_error_from_name(name);
+
+	if (error == 0 && strcmp(name, "OK") != 0)
+		return -SC_E_UNEXPECTED; /* a name from a later version */
+	return error;
 }
 
 SC_EXPORT int sc_requester_initialize_for_backup(struct sc_requester *r, const char *document)
@@ -84,7 +120,7 @@ SC_EXPORT int sc_requester_initialize_for_backup(struct sc_requester *r, const c
 
 	if (!r || document)
 		return -EINVAL; /* importing a backup components document comes later */
-	k = requester_call(r, "initialize_for_backup", json_pack("{s:n}", "document"));
+	k = requester_call(r, "initialize_for_backup", json_pack("{s:n}", "document"), NULL);
 	if (k < 0)
 		return k;
 	r->initialized = true;
@@ -97,7 +133,7 @@ SC_EXPORT int sc_requester_set_context(struct sc_requester *r, uint32_t context)
 
 	if (!r || !name)
 		return -EINVAL;
-	return requester_call(r, "set_context", json_pack("{s:s}", "context", name));
+	return requester_call(r, "set_context", json_pack("{s:s}", "context", name), NULL);
 }
 
 SC_EXPORT int sc_requester_set_backup_state(struct sc_requester *r, bool select_components,
@@ -110,7 +146,8 @@ SC_EXPORT int sc_requester_set_backup_state(struct sc_requester *r, bool select_
 			      json_pack("{s:b, s:b, s:i, s:b}", "select_components",
 					select_components, "bootable_system_state",
 					bootable_system_state, "backup_type", (int)type,
-					"partial_file_support", partial_file_support));
+					"partial_file_support", partial_file_support),
+			      NULL);
 }
 
 static int requester_call_ids(struct sc_requester *r, const char *method, const char *key,
@@ -124,7 +161,7 @@ static int requester_call_ids(struct sc_requester *r, const char *method, const 
 	for (size_t i = 0; a && i < n_ids; i++)
 		if (json_array_append_new(a, json_id(&ids[i])) < 0)
 			a = (json_decref(a), NULL);
-	return requester_call(r, method, a ? json_pack("{s:o}", key, a) : NULL);
+	return requester_call(r, method, a ? json_pack("{s:o}", key, a) : NULL, NULL);
 }
 
 SC_EXPORT int sc_requester_enable_writer_classes(struct sc_requester *r, const struct sc_id *ids,
@@ -162,7 +199,7 @@ SC_EXPORT int sc_requester_gather_writer_metadata(struct sc_requester *r, struct
 	return 0;
 }
 
-int requester_take_metadata(struct sc_requester *r, json_t *result)
+static int take_metadata(struct sc_requester *r, json_t *result)
 {
 	struct sc_writer_info **writers;
 	json_t *a = NULL, *doc;
@@ -187,6 +224,11 @@ int requester_take_metadata(struct sc_requester *r, json_t *result)
 	}
 	r->metadata_ready = true;
 	return 0;
+}
+
+int requester_metadata_done(struct sc_requester *r, int error, json_t *result)
+{
+	return error < 0 ? 0 : take_metadata(r, result);
 }
 
 SC_EXPORT int sc_requester_get_writer_metadata_count(struct sc_requester *r, size_t *ret)
@@ -235,14 +277,12 @@ static int parse_status(json_t *s, struct writer_status *ret)
 	    (k = json_get_string(s, "failure", true, &failure)) < 0)
 		return k;
 	ws.state = (enum sc_writer_state)state;
-	ws.failure = sc_error_from_name(failure);
-	if (ws.failure == 0 && strcmp(failure, "OK") != 0)
-		ws.failure = -SC_E_UNEXPECTED; /* a name from a later version */
+	ws.failure = requester_failure(failure);
 	*ret = ws;
 	return 0;
 }
 
-int requester_take_status(struct sc_requester *r, json_t *result)
+static int take_status(struct sc_requester *r, json_t *result)
 {
 	_cleanup_free_ struct writer_status *status = NULL;
 	json_t *a = NULL, *s;
@@ -266,6 +306,11 @@ int requester_take_status(struct sc_requester *r, json_t *result)
 	r->status_doc = json_incref(result);
 	r->status_ready = true;
 	return 0;
+}
+
+int requester_status_done(struct sc_requester *r, int error, json_t *result)
+{
+	return error < 0 ? 0 : take_status(r, result);
 }
 
 SC_EXPORT int sc_requester_get_writer_status_count(struct sc_requester *r, size_t *ret)

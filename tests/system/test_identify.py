@@ -254,7 +254,7 @@ def test_hung_writer_bounded_by_deadline(env):
     elapsed = time.monotonic() - start
     check_ok(res, "gather", "status")
     assert elapsed < IDENTIFY_MS / 1000 + scaled(2.0), elapsed
-    assert elapsed >= IDENTIFY_MS / 1000 * 0.9, f"gather did not wait for the hung writer: {elapsed}"
+    assert elapsed >= IDENTIFY_MS / 1000 * 0.9, f"gather did not wait for the hung one: {elapsed}"
     docs = {d["pid"]: d for d in res.step("metadata")["writers"]}
     assert sorted(docs) == sorted([ok1.pid, ok2.pid])
     assert split_identity(docs[ok2.pid])[1] == DB_METADATA

@@ -42,7 +42,6 @@ def restart_and_wait(env, writers, sig=signal.SIGTERM):
     return before
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("loop", ["run", "poll", "thread"])
 def test_service_restart_writers_return(env, loop):
     """After a restart of the service the writers reconnect by themselves
@@ -59,7 +58,6 @@ def test_service_restart_writers_return(env, loop):
                                                             anonymous.instance_id])
 
 
-@pytest.mark.slow
 def test_service_crash_writers_return(env):
     """After the service dies (SIGKILL, its socket files left behind) a new
     one starts on the same paths and the writers come back."""
@@ -67,7 +65,6 @@ def test_service_crash_writers_return(env):
     restart_and_wait(env, writers, signal.SIGKILL)
 
 
-@pytest.mark.slow
 def test_two_restarts(env):
     w = env.start_writer(instance_name="twice")
     first = restart_and_wait(env, [w])

@@ -130,7 +130,9 @@ static void test_errno_hresults(void **state)
 
 static void test_strerror_never_null(void **state)
 {
-	static const int extremes[] = { INT_MIN, INT_MIN + 1, INT_MAX, -65536, 65536, -SC_ERROR_BASE };
+	static const int extremes[] = {
+		INT_MIN, INT_MIN + 1, INT_MAX, -65536, 65536, -SC_ERROR_BASE,
+	};
 
 	for (int e = -5000; e <= 5000; e++) {
 		assert_non_null(sc_strerror(e));

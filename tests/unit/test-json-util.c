@@ -126,7 +126,8 @@ static void test_array(void **state)
 	assert_int_equal(json_get_array(o, "mixed", true, JSON_STRING, &a), -SC_E_INVALID_MESSAGE);
 	assert_int_equal(json_get_array(o, "s", true, JSON_OBJECT, &a), -SC_E_INVALID_MESSAGE);
 	assert_int_equal(json_get_array(o, "obj", true, JSON_OBJECT, &a), -SC_E_INVALID_MESSAGE);
-	assert_int_equal(json_get_array(o, "missing", true, JSON_OBJECT, &a), -SC_E_INVALID_MESSAGE);
+	assert_int_equal(json_get_array(o, "missing", true, JSON_OBJECT, &a),
+			 -SC_E_INVALID_MESSAGE);
 	assert_int_equal(json_get_array(o, "missing", false, JSON_OBJECT, &a), 0);
 	assert_null(a);
 }
@@ -134,8 +135,8 @@ static void test_array(void **state)
 static void test_id_array(void **state)
 {
 	_cleanup_json_ json_t *o = load("{\"ids\": [\"" ID1 "\", \"{" ID2 "}\"], \"empty\": [],"
-					" \"bad\": [\"" ID1 "\", \"x\"], \"num\": [1], \"s\": \"" ID1
-					"\"}");
+					" \"bad\": [\"" ID1 "\", \"x\"], \"num\": [1],"
+					" \"s\": \"" ID1 "\"}");
 	_cleanup_free_ struct sc_id *ids = NULL, *none = NULL;
 	struct sc_id expected, sentinel;
 	struct sc_id *ret = &sentinel;

@@ -94,6 +94,47 @@ static void test_queue_flush_read(void **state)
 	assert_true(json_equal(got, msg));
 }
 
+/* @len bytes of JSON object text, newline not included. */
+static char *object_of_length(size_t len)
+{
+	char *s = malloc(len + 2);
+
+	assert_non_null(s);
+	assert_true(len >= 9);
+	memcpy(s, "{\"a\":\"", 6);
+	memset(s + 6, 'x', len - 8);
+	memcpy(s + len - 2, "\"}", 3);
+	return s;
+}
+
+/* A message larger than the socket buffer: wire_flush() leaves the rest
+ * queued (returns 1) and sends it as the peer reads; nothing is lost. */
+static void test_partial_writes(void **state)
+{
+	struct pair *p = *state;
+	_cleanup_free_ char *big = object_of_length(2 * 1024 * 1024);
+	_cleanup_json_ json_t *msg = json_loads(big, 0, NULL);
+	_cleanup_json_ json_t *got = NULL;
+	json_t *j = NULL;
+	int r, flushes = 0;
+
+	assert_non_null(msg);
+	assert_int_equal(wire_queue(&p->tx, msg), 0);
+	while ((r = wire_flush(&p->tx)) == 1) {
+		flushes++;
+		assert_true(wire_has_output(&p->tx));
+		assert_true(read_some(&p->rx) > 0);
+		assert_int_equal(wire_next(&p->rx, &j), 0);
+	}
+	assert_int_equal(r, 0);
+	assert_true(flushes > 0);
+	assert_false(wire_has_output(&p->tx));
+	while ((r = wire_next(&p->rx, &got)) == 0)
+		assert_true(read_some(&p->rx) > 0);
+	assert_int_equal(r, 1);
+	assert_true(json_equal(got, msg));
+}
+
 static void test_partial_reads(void **state)
 {
 	struct pair *p = *state;
@@ -165,19 +206,6 @@ static void test_array_line(void **state)
 	assert_true(read_some(&p->rx) > 0);
 	_cleanup_json_ json_t *got = next_message(&p->rx);
 	assert_int_equal(wire_parse(got, &m), -SC_E_INVALID_MESSAGE);
-}
-
-/* @len bytes of JSON object text, newline not included. */
-static char *object_of_length(size_t len)
-{
-	char *s = malloc(len + 2);
-
-	assert_non_null(s);
-	assert_true(len >= 9);
-	memcpy(s, "{\"a\":\"", 6);
-	memset(s + 6, 'x', len - 8);
-	memcpy(s + len - 2, "\"}", 3);
-	return s;
 }
 
 static void test_limit_boundary(void **state)
@@ -485,6 +513,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		PAIR_TEST(test_queue_flush_read),
+		PAIR_TEST(test_partial_writes),
 		PAIR_TEST(test_partial_reads),
 		PAIR_TEST(test_several_in_one_read),
 		PAIR_TEST(test_bad_line_then_good),
