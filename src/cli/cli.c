@@ -38,7 +38,7 @@ int cli_global_option(struct cli *cli, const char *command, int opt, char **argv
 	}
 }
 
-static const char *cli_socket_path(const struct cli *cli)
+const char *cli_socket_path(const struct cli *cli)
 {
 	const char *path = cli->socket_path;
 

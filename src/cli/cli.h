@@ -46,6 +46,8 @@ enum {
 };
 
 /* cli.c */
+/* The control socket: --socket, else $SHADOWCOPY_SOCKET, else the default. */
+const char *cli_socket_path(const struct cli *cli);
 /* Apply getopt_long's answer @opt when it is a global option and return
  * CLI_PROCEED; otherwise report a usage error of @command and return
  * CLI_EXIT_USAGE.  Parsers use the optstring "+:h" so that a missing argument
@@ -63,7 +65,24 @@ int cli_error(int error, const char *what);
 int cli_usage_error(const char *command, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* check.c */
+/* Check the objects of the service's answers (protocol.md §6.3, §8) before a
+ * view reads them: 0 or -SC_E_INVALID_MESSAGE. */
+int check_snapshot(json_t *snapshot);
+int check_provider(json_t *provider);
+int check_delete_result(json_t *result);
+/* The array @key of @result, each item checked with @check. */
+int check_array(json_t *result, const char *key, int (*check)(json_t *item), json_t **ret);
+
 /* The subcommands: each returns an exit code. */
+/* cmd-create.c */
+int cmd_create(int argc, char **argv, struct cli *cli);
+/* cmd-delete.c */
+int cmd_delete(int argc, char **argv, struct cli *cli);
+/* cmd-list.c */
+int cmd_list(int argc, char **argv, struct cli *cli);
+/* cmd-providers.c */
+int cmd_providers(int argc, char **argv, struct cli *cli);
 /* cmd-writers.c */
 int cmd_writers(int argc, char **argv, struct cli *cli);
 

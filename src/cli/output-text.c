@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * output-text.c - the human view of the shadowcopy tool, laid out as
- * vssadmin prints it ("Writer name: '...'", "State: [1] Stable").  It reads
- * data the command has already validated and never talks to the service.
+ * vssadmin prints it ("Writer name: '...'", "State: [1] Stable", "Contents of
+ * shadow copy set ID: {...}").  It reads data the command has already
+ * validated and never talks to the service.
  */
+#include <ctype.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
+#include <shadowcopy/provider.h>
 #include <shadowcopy/types.h>
 
 #include "cleanup.h"
@@ -167,19 +171,29 @@ static void text_metadata(json_t *entry)
 		text_component(c);
 }
 
-static void text_writer(json_t *entry, bool metadata)
+static void text_writer_ids(json_t *entry)
+{
+	printf("Writer name: '%s'\n", text_str(entry, "name"));
+	printf("   Writer Id: {%s}\n", text_str(entry, "class_id"));
+	printf("   Writer Instance Id: {%s}\n", text_str(entry, "instance_id"));
+}
+
+static void text_writer_state(json_t *entry)
 {
 	long long state = text_int(entry, "state");
 	const char *state_text = sc_writer_state_text((enum sc_writer_state)state);
 
-	printf("Writer name: '%s'\n", text_str(entry, "name"));
-	printf("   Writer Id: {%s}\n", text_str(entry, "class_id"));
-	printf("   Writer Instance Id: {%s}\n", text_str(entry, "instance_id"));
+	printf("   State: [%lld] %s\n", state, state_text ? state_text : "Unknown");
+	printf("   Last error: %s\n", text_last_error(text_str(entry, "failure")));
+}
+
+static void text_writer(json_t *entry, bool metadata)
+{
+	text_writer_ids(entry);
 	if (*text_str(entry, "instance_name"))
 		printf("   Writer Instance Name: '%s'\n", text_str(entry, "instance_name"));
 	text_uid(entry);
-	printf("   State: [%lld] %s\n", state, state_text ? state_text : "Unknown");
-	printf("   Last error: %s\n", text_last_error(text_str(entry, "failure")));
+	text_writer_state(entry);
 	if (metadata)
 		text_metadata(entry);
 	printf("\n");
@@ -195,6 +209,214 @@ static int text_writers(json_t *writers, bool metadata)
 	return 0;
 }
 
+/* ---- snapshots, providers ---- */
+
+/* vssadmin's "Type:" for a context (vss-model 11.1); other names as they are. */
+static const char *text_context(const char *context)
+{
+	static const struct {
+		const char *name, *text;
+	} map[] = {
+		{ "backup", "Backup" },
+		{ "file-share-backup", "FileShareBackup" },
+		{ "app-rollback", "ApplicationRollback" },
+		{ "nas-rollback", "NasRollback" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(map); i++)
+		if (strcmp(map[i].name, context) == 0)
+			return map[i].text;
+	return context;
+}
+
+/* vssadmin's "Attributes:" words; bits without a name in hex. */
+static void text_attributes(uint32_t mask, const char *indent)
+{
+	static const struct {
+		uint32_t bit;
+		const char *text;
+	} map[] = {
+		{ SC_ATTR_PERSISTENT, "Persistent" },
+		{ SC_ATTR_NO_AUTORECOVERY, "No auto-recovery" },
+		{ SC_ATTR_CLIENT_ACCESSIBLE, "Client-accessible" },
+		{ SC_ATTR_NO_AUTO_RELEASE, "No auto release" },
+		{ SC_ATTR_NO_WRITERS, "No writers" },
+		{ SC_ATTR_EXPOSED_LOCALLY, "Exposed locally" },
+		{ SC_ATTR_AUTORECOVER, "Auto recovered" },
+	};
+	const char *sep = "";
+
+	printf("%sAttributes: ", indent);
+	for (size_t i = 0; i < ELEMENTSOF(map); i++) {
+		if (!(mask & map[i].bit))
+			continue;
+		printf("%s%s", sep, map[i].text);
+		sep = ", ";
+		mask &= ~map[i].bit;
+	}
+	if (mask)
+		printf("%s0x%x", sep, mask);
+	else if (!*sep)
+		printf("None");
+	printf("\n");
+}
+
+/* Microseconds since the epoch as local time. */
+static void text_time(long long usec, char buf[static 64])
+{
+	time_t t = (time_t)(usec / 1000000);
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm) || strftime(buf, 64, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+		snprintf(buf, 64, "@%lld", usec / 1000000);
+}
+
+static void text_snapshot(json_t *s, const char *indent)
+{
+	const char *state = text_str(s, "state");
+	char inner[32];
+
+	snprintf(inner, sizeof(inner), "%s   ", indent);
+	printf("%sShadow Copy ID: {%s}\n", indent, text_str(s, "snapshot_id"));
+	printf("%sOriginal Volume: %s\n", inner, text_str(s, "original_volume"));
+	printf("%sShadow Copy Location: %s\n", inner, text_str(s, "location"));
+	printf("%sProvider: '%s'\n", inner, text_str(s, "provider"));
+	printf("%sType: %s\n", inner, text_context(text_str(s, "context")));
+	text_attributes((uint32_t)text_int(s, "attributes"), inner);
+	/* Absent or "committed": the normal case, which vssadmin does not print. */
+	if (*state && strcmp(state, "committed") != 0)
+		printf("%sState: %c%s\n", inner, toupper((unsigned char)state[0]), state + 1);
+}
+
+/* The set of the @first'th snapshot with all its members, in list order. */
+static void text_set(json_t *snapshots, size_t first)
+{
+	json_t *head = json_array_get(snapshots, first), *s;
+	const char *set = text_str(head, "snapshot_set_id");
+	char when[64];
+	size_t i;
+
+	text_time(text_int(head, "created"), when);
+	printf("Contents of shadow copy set ID: {%s}\n", set);
+	printf("   Contained %lld shadow copies at creation time: %s\n", text_int(head, "count"),
+	       when);
+	json_array_foreach(snapshots, i, s)
+		if (i >= first && strcmp(text_str(s, "snapshot_set_id"), set) == 0)
+			text_snapshot(s, "      ");
+	printf("\n");
+}
+
+/* Whether a snapshot before the @index'th is of the same set. */
+static bool text_set_seen(json_t *snapshots, size_t index)
+{
+	const char *set = text_str(json_array_get(snapshots, index), "snapshot_set_id");
+
+	for (size_t i = 0; i < index; i++)
+		if (strcmp(text_str(json_array_get(snapshots, i), "snapshot_set_id"), set) == 0)
+			return true;
+	return false;
+}
+
+static int text_snapshots(json_t *snapshots)
+{
+	if (json_array_size(snapshots) == 0) {
+		printf("No items found that satisfy the query.\n");
+		return 0;
+	}
+	for (size_t i = 0; i < json_array_size(snapshots); i++)
+		if (!text_set_seen(snapshots, i))
+			text_set(snapshots, i);
+	return 0;
+}
+
+static int text_providers(json_t *providers)
+{
+	static const char *const types[_SC_PROV_MAX] = {
+		[SC_PROV_UNKNOWN] = "Unknown",
+		[SC_PROV_SYSTEM] = "System",
+		[SC_PROV_SOFTWARE] = "Software",
+		[SC_PROV_HARDWARE] = "Hardware",
+	};
+	json_t *p;
+	char buf[32];
+	size_t i;
+
+	json_array_foreach(providers, i, p) {
+		printf("Provider name: '%s'\n", text_str(p, "name"));
+		printf("   Provider type: %s\n",
+		       text_enum(types, _SC_PROV_MAX, text_int(p, "type"), buf));
+		printf("   Provider Id: {%s}\n", text_str(p, "provider_id"));
+		printf("   Version: %s\n\n", text_str(p, "version"));
+	}
+	return 0;
+}
+
+static int text_deleted(json_t *result)
+{
+	long long n = text_int(result, "deleted");
+
+	printf("Deleted %lld shadow %s.\n", n, n == 1 ? "copy" : "copies");
+	return 0;
+}
+
+/* ---- create ---- */
+
+/*
+ * Whether a writer of create's report took part: the service moves every
+ * writer that takes part out of Stable by the end of DoSnapshotSet (to
+ * "Waiting for completion", or a failure), and leaves the others alone.
+ */
+static bool text_took_part(json_t *w)
+{
+	return text_int(w, "state") != SC_WS_STABLE || strcmp(text_str(w, "failure"), "OK") != 0;
+}
+
+/* "Writers not involved: 'a', 'b'", after a set was made (see above). */
+static void text_bystanders(json_t *writers)
+{
+	bool any = false;
+	json_t *w;
+	size_t i;
+
+	json_array_foreach(writers, i, w) {
+		if (text_took_part(w))
+			continue;
+		printf("%s'%s'", any ? ", " : "Writers not involved: ", text_str(w, "name"));
+		any = true;
+	}
+	if (any)
+		printf("\n");
+}
+
+static int text_created(json_t *report)
+{
+	json_t *snapshots = json_object_get(report, "snapshots");
+	json_t *writers = json_object_get(report, "writers"), *x;
+	size_t i;
+
+	if (json_array_size(snapshots) > 0) {
+		printf("Successfully created shadow copy set {%s}\n",
+		       text_str(report, "snapshot_set_id"));
+		json_array_foreach(snapshots, i, x)
+			text_snapshot(x, "   ");
+		printf("\n");
+	}
+	json_array_foreach(writers, i, x) {
+		if (!text_took_part(x))
+			continue;
+		text_writer_ids(x);
+		text_writer_state(x);
+		printf("\n");
+	}
+	if (json_array_size(snapshots) > 0)
+		text_bystanders(writers);
+	return 0;
+}
+
 const struct output output_text = {
 	.writers = text_writers,
+	.snapshots = text_snapshots,
+	.providers = text_providers,
+	.deleted = text_deleted,
+	.created = text_created,
 };

@@ -20,6 +20,10 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "writers", cmd_writers, "list the subscribed writers (--metadata: and what they hold)" },
+	{ "providers", cmd_providers, "list the snapshot providers" },
+	{ "create", cmd_create, "create a persistent snapshot set of the volumes holding PATHs" },
+	{ "list", cmd_list, "list the snapshots, set by set" },
+	{ "delete", cmd_delete, "delete a snapshot, a set, a volume's oldest, or all" },
 };
 
 static void shadowcopy_help(void)
@@ -27,7 +31,8 @@ static void shadowcopy_help(void)
 	printf("Usage: shadowcopy [--socket PATH] [--json] COMMAND [ARGS...]\n"
 	       "       shadowcopy --help | --version\n"
 	       "\n"
-	       "Control shadowcopyd, the Volume Shadow Copy service for Linux.\n"
+	       "Control shadowcopyd, the Volume Shadow Copy service for Linux: take\n"
+	       "application-consistent snapshot sets, list and delete them.\n"
 	       "\n"
 	       "Commands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
@@ -42,7 +47,8 @@ static void shadowcopy_help(void)
 	       "\n"
 	       "Exit status:\n"
 	       "  0  success\n"
-	       "  1  the operation failed (the service returned an error)\n"
+	       "  1  the operation failed (the service returned an error, a writer failed,\n"
+	       "     a snapshot could not be deleted)\n"
 	       "  2  usage error\n"
 	       "  3  the service cannot be reached, or access was denied\n",
 	       SC_DEFAULT_SOCKET);

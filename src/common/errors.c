@@ -4,6 +4,7 @@
  * messages and VSS HRESULTs, for SC_E_* and errno values alike.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,9 +28,15 @@ static const struct error_entry error_table[] = {
 #define E_INVALIDARG 0x80070057u
 #define E_FAIL 0x80004005u
 
+/* |error| without overflow: INT_MIN is no error we know. */
+static int error_abs(int error)
+{
+	return error == INT_MIN ? INT_MAX : abs(error);
+}
+
 static const struct error_entry *error_lookup(int error)
 {
-	int n = abs(error);
+	int n = error_abs(error);
 
 	for (size_t i = 0; i < sizeof(error_table) / sizeof(error_table[0]); i++)
 		if (error_table[i].number == n)
@@ -46,8 +53,8 @@ SC_EXPORT const char *sc_strerror(int error)
 	e = error_lookup(error);
 	if (e)
 		return e->message;
-	if (abs(error) < SC_ERROR_BASE)
-		return strerror(abs(error)); /* glibc's table is static and thread-safe */
+	if (error_abs(error) < SC_ERROR_BASE)
+		return strerror(error_abs(error)); /* glibc's table is static and thread-safe */
 	return "Unknown error";
 }
 
@@ -61,8 +68,8 @@ SC_EXPORT const char *sc_error_name(int error)
 	e = error_lookup(error);
 	if (e)
 		return e->name;
-	if (abs(error) < SC_ERROR_BASE) {
-		name = strerrorname_np(abs(error));
+	if (error_abs(error) < SC_ERROR_BASE) {
+		name = strerrorname_np(error_abs(error));
 		if (name)
 			return name;
 	}
@@ -96,7 +103,7 @@ SC_EXPORT uint32_t sc_error_hresult(int error)
 	e = error_lookup(error);
 	if (e)
 		return e->hresult;
-	switch (abs(error)) {
+	switch (error_abs(error)) {
 	case EACCES:
 	case EPERM:
 		return E_ACCESSDENIED;

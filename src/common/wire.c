@@ -100,6 +100,8 @@ int wire_next(struct wire *w, json_t **ret)
 	size_t line_len;
 	int r;
 
+	if (w->in_len == 0)
+		return 0; /* nothing buffered: w->in may be NULL */
 	nl = memchr(w->in + w->in_scanned, '\n', w->in_len - w->in_scanned);
 	if (!nl) {
 		w->in_scanned = w->in_len;

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * catalog.c - snapshot sets, snapshots and backup history in SQLite.  Every
- * write is one autocommit statement (WAL, synchronous=FULL), so a crash
- * leaves the last intent on disk.  Does not talk to providers: reconciling
- * the catalog with the disks is the caller's business.
+ * catalog.c - snapshot sets, snapshots and backup history in SQLite.  Each
+ * call is one statement or one transaction (WAL, synchronous=FULL), so a
+ * crash leaves the last intent on disk.  Does not talk to providers:
+ * reconciling the catalog with the disks is recovery.c's business.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sqlite3.h>
 
 #include "catalog.h"
@@ -35,17 +34,19 @@ static const char schema[] =
 	" filesystem TEXT NOT NULL, provider TEXT NOT NULL, location TEXT,"
 	" session TEXT, set_count INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS snapshots_set ON snapshots(set_id);"
-	"CREATE TABLE IF NOT EXISTS documents (set_id TEXT PRIMARY KEY, document TEXT);"
+	"CREATE TABLE IF NOT EXISTS documents (set_id TEXT PRIMARY KEY, document TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS history ("
-	" t_usec INTEGER NOT NULL, session TEXT, set_id TEXT, what TEXT NOT NULL,"
-	" writer TEXT, state INTEGER, failure TEXT, duration_usec INTEGER);";
+	" t_usec INTEGER NOT NULL, session TEXT NOT NULL, set_id TEXT, kind TEXT NOT NULL,"
+	" what TEXT NOT NULL, writer TEXT, writer_name TEXT, state INTEGER,"
+	" failure TEXT NOT NULL, duration_usec INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS history_session ON history(session);";
 
 const char *catalog_state_name(enum catalog_state s)
 {
 	return (unsigned)s < _CATALOG_STATE_MAX ? state_names[s] : NULL;
 }
 
-static int state_from_name(const char *name)
+static enum catalog_state state_from_name(const char *name)
 {
 	for (int i = 0; i < _CATALOG_STATE_MAX; i++)
 		if (name && strcmp(state_names[i], name) == 0)
@@ -70,6 +71,7 @@ int catalog_open(const char *state_dir, struct catalog **ret)
 {
 	_cleanup_free_ char *path = NULL;
 	struct catalog *c;
+	int r;
 
 	if (asprintf(&path, "%s/catalog.sqlite", state_dir) < 0)
 		return -ENOMEM;
@@ -80,8 +82,7 @@ int catalog_open(const char *state_dir, struct catalog **ret)
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK ||
 	    sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
-		int r = c->db ? sql_error(c) : -ENOMEM;
-
+		r = c->db ? sql_error(c) : -ENOMEM;
 		catalog_close(c);
 		return r;
 	}
@@ -103,7 +104,10 @@ static void bind_id(sqlite3_stmt *st, int i, const struct sc_id *id)
 {
 	char buf[SC_ID_STRING_MAX];
 
-	sqlite3_bind_text(st, i, sc_id_to_string(id, buf), -1, SQLITE_TRANSIENT);
+	if (id)
+		sqlite3_bind_text(st, i, sc_id_to_string(id, buf), -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -114,32 +118,46 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-/* Run a prepared statement to completion and finalize it. */
-static int step_done(struct catalog *c, sqlite3_stmt *st)
-{
-	int e = sqlite3_step(st);
-	int r = e == SQLITE_DONE ? 0 : sql_error(c);
-
-	sqlite3_finalize(st);
-	return r;
-}
-
 static int prepare(struct catalog *c, const char *sql, sqlite3_stmt **ret)
 {
 	return sqlite3_prepare_v2(c->db, sql, -1, ret, NULL) == SQLITE_OK ? 0 : sql_error(c);
 }
 
-int catalog_put_snapshot(struct catalog *c, const struct catalog_snapshot *s)
+/* Run a prepared statement to completion and finalize it. */
+static int step_done(struct catalog *c, sqlite3_stmt *st)
 {
-	sqlite3_stmt *st;
-	int r;
+	int r = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_error(c);
 
-	r = prepare(c,
-		    "INSERT OR REPLACE INTO snapshots VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-		    " ?10, ?11, ?12, ?13, ?14)",
-		    &st);
-	if (r < 0)
-		return r;
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Run @st once (then reset it for the next row): 0 or the error. */
+static int step_reset(struct catalog *c, sqlite3_stmt *st)
+{
+	int r = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_error(c);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
+static int exec(struct catalog *c, const char *sql)
+{
+	return sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : sql_error(c);
+}
+
+/* COMMIT when @r >= 0, else ROLLBACK; returns the first failure. */
+static int transaction_end(struct catalog *c, int r)
+{
+	if (r >= 0)
+		return exec(c, "COMMIT");
+	(void)exec(c, "ROLLBACK"); /* the failure that made us roll back is what counts */
+	return r;
+}
+
+static void bind_snapshot(sqlite3_stmt *st, const struct catalog_snapshot *s)
+{
 	bind_id(st, 1, &s->id);
 	bind_id(st, 2, &s->set_id);
 	sqlite3_bind_int64(st, 3, s->context);
@@ -152,21 +170,40 @@ int catalog_put_snapshot(struct catalog *c, const struct catalog_snapshot *s)
 	bind_text(st, 10, s->filesystem);
 	bind_text(st, 11, s->provider);
 	bind_text(st, 12, s->location);
-	bind_text(st, 13, s->session);
+	bind_id(st, 13, &s->session);
 	sqlite3_bind_int64(st, 14, s->set_count);
-	return step_done(c, st);
 }
 
-int catalog_set_state(struct catalog *c, const struct sc_id *set_id, enum catalog_state state)
+int catalog_put_snapshots(struct catalog *c, const struct catalog_snapshot *rows, size_t n)
 {
 	sqlite3_stmt *st;
 	int r;
 
-	r = prepare(c, "UPDATE snapshots SET state = ?1 WHERE set_id = ?2", &st);
+	r = exec(c, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	r = prepare(c,
+		    "INSERT OR REPLACE INTO snapshots VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+		    " ?10, ?11, ?12, ?13, ?14)",
+		    &st);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		bind_snapshot(st, &rows[i]);
+		r = step_reset(c, st);
+	}
+	sqlite3_finalize(st); /* NULL when prepare failed: a no-op */
+	return transaction_end(c, r);
+}
+
+int catalog_set_state(struct catalog *c, const struct sc_id *id, enum catalog_state state)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	r = prepare(c, "UPDATE snapshots SET state = ?1 WHERE id = ?2", &st);
 	if (r < 0)
 		return r;
 	bind_text(st, 1, catalog_state_name(state));
-	bind_id(st, 2, set_id);
+	bind_id(st, 2, id);
 	return step_done(c, st);
 }
 
@@ -184,13 +221,8 @@ int catalog_delete_snapshot(struct catalog *c, const struct sc_id *id)
 		return r;
 	if (sqlite3_changes(c->db) == 0)
 		return -SC_E_OBJECT_NOT_FOUND;
-	/* a set whose last snapshot went takes its document along */
-	return sqlite3_exec(c->db,
-			    "DELETE FROM documents WHERE set_id NOT IN"
-			    " (SELECT set_id FROM snapshots)",
-			    NULL, NULL, NULL) == SQLITE_OK
-		       ? 0
-		       : sql_error(c);
+	/* A set whose last snapshot went takes its document along. */
+	return exec(c, "DELETE FROM documents WHERE set_id NOT IN (SELECT set_id FROM snapshots)");
 }
 
 static const char *column_text(sqlite3_stmt *st, int i)
@@ -213,7 +245,7 @@ static void row_to_snapshot(sqlite3_stmt *st, struct catalog_snapshot *s)
 	s->filesystem = column_text(st, 9);
 	s->provider = column_text(st, 10);
 	s->location = column_text(st, 11);
-	s->session = column_text(st, 12);
+	(void)sc_id_from_string(column_text(st, 12), &s->session);
 	s->set_count = (uint32_t)sqlite3_column_int64(st, 13);
 }
 
@@ -221,19 +253,20 @@ static int walk(struct catalog *c, sqlite3_stmt *st, catalog_snapshot_cb cb, voi
 		bool *ret_found)
 {
 	struct catalog_snapshot s;
+	bool found = false;
 	int e, r = 0;
 
-	*ret_found = false;
 	while ((e = sqlite3_step(st)) == SQLITE_ROW) {
-		*ret_found = true;
+		found = true;
 		row_to_snapshot(st, &s);
 		r = cb(&s, userdata);
 		if (r < 0)
 			break;
 	}
-	if (r >= 0 && e != SQLITE_DONE && e != SQLITE_ROW)
+	if (r >= 0 && e != SQLITE_DONE)
 		r = sql_error(c);
 	sqlite3_finalize(st);
+	*ret_found = found;
 	return r < 0 ? r : 0;
 }
 
@@ -250,8 +283,7 @@ int catalog_foreach(struct catalog *c, const struct sc_id *set_id, uint32_t cont
 		    &st);
 	if (r < 0)
 		return r;
-	if (set_id)
-		bind_id(st, 1, set_id);
+	bind_id(st, 1, set_id);
 	sqlite3_bind_int64(st, 2, context);
 	return walk(c, st, cb, userdata, &found);
 }
@@ -286,26 +318,35 @@ int catalog_put_document(struct catalog *c, const struct sc_id *set_id, const ch
 	return step_done(c, st);
 }
 
-int catalog_history_add(struct catalog *c, const char *session, const struct sc_id *set_id,
-			const char *what, const char *writer, int state, int failure,
-			uint64_t duration_usec)
+static void bind_history(sqlite3_stmt *st, const struct catalog_history *h)
 {
-	struct timespec ts;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)h->realtime_usec);
+	bind_text(st, 4, h->kind);
+	bind_text(st, 5, h->what);
+	bind_text(st, 6, h->writer);
+	bind_text(st, 7, h->writer_name);
+	if (h->state >= 0)
+		sqlite3_bind_int(st, 8, h->state);
+	bind_text(st, 9, sc_error_name(h->failure));
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)h->duration_usec);
+}
+
+int catalog_history_add(struct catalog *c, const struct sc_id *session, const struct sc_id *set_id,
+			const struct catalog_history *lines, size_t n)
+{
 	sqlite3_stmt *st;
 	int r;
 
-	r = prepare(c, "INSERT INTO history VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st);
+	r = exec(c, "BEGIN IMMEDIATE");
 	if (r < 0)
 		return r;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
-	bind_text(st, 2, session);
-	if (set_id)
+	r = prepare(c, "INSERT INTO history VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		bind_history(st, &lines[i]);
+		bind_id(st, 2, session);
 		bind_id(st, 3, set_id);
-	bind_text(st, 4, what);
-	bind_text(st, 5, writer);
-	sqlite3_bind_int(st, 6, state);
-	bind_text(st, 7, sc_error_name(failure));
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)duration_usec);
-	return step_done(c, st);
+		r = step_reset(c, st);
+	}
+	sqlite3_finalize(st);
+	return transaction_end(c, r);
 }

@@ -3,12 +3,14 @@
  * config.c - shadowcopyd's settings: defaults, the INI file (inih), command-line
  * overrides (through the same config_set()), and printing them back for -n.
  * It only parses and checks; it opens no socket and creates no directory.
+ * The [testing] switches are honoured only from the file, never from options.
  */
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include <ini.h>
 
@@ -23,12 +25,49 @@
 #define MAX_CONNECTIONS_LIMIT 1000000u
 #define TIMEOUT_MS_LIMIT (24ull * 3600 * 1000)
 
+/* [timeouts]: every deadline of the service, in one table so that parsing,
+ * printing and the defaults (documented in shadowcopy.conf(5)) agree. */
+static const struct timeout_key {
+	const char *key;
+	size_t offset;
+	uint64_t default_ms;
+} timeout_keys[] = {
+	{ "handshake-ms", offsetof(struct config, handshake_usec), 10000 },
+	{ "identify-ms", offsetof(struct config, identify_usec), 30000 },
+	{ "prepare-backup-ms", offsetof(struct config, prepare_backup_usec), 60000 },
+	{ "prepare-snapshot-ms", offsetof(struct config, prepare_snapshot_usec), 300000 },
+	{ "freeze-ms", offsetof(struct config, freeze_usec), 60000 },
+	{ "thaw-ms", offsetof(struct config, thaw_usec), 60000 },
+	{ "post-snapshot-ms", offsetof(struct config, post_snapshot_usec), 60000 },
+	{ "backup-complete-ms", offsetof(struct config, backup_complete_usec), 60000 },
+	{ "backup-shutdown-ms", offsetof(struct config, backup_shutdown_usec), 60000 },
+	{ "abort-ms", offsetof(struct config, abort_usec), 60000 },
+	{ "provider-ms", offsetof(struct config, provider_usec), 300000 },
+	{ "provider-commit-ms", offsetof(struct config, provider_commit_usec), 10000 },
+};
+
+static const char *const level_names[] = {
+	[LOG_ERR] = "err", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+	[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
+
+static uint64_t *timeout_field(struct config *c, const struct timeout_key *k)
+{
+	return (uint64_t *)((char *)c + k->offset);
+}
+
+static uint64_t timeout_ms(const struct config *c, const struct timeout_key *k)
+{
+	return *(const uint64_t *)((const char *)c + k->offset) / USEC_PER_MSEC;
+}
+
 void config_init(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->max_connections = 1024;
-	c->handshake_usec = 10000 * USEC_PER_MSEC;
-	c->identify_usec = 30000 * USEC_PER_MSEC;
+	c->log_level = LOG_INFO;
+	for (size_t i = 0; i < ELEMENTSOF(timeout_keys); i++)
+		*timeout_field(c, &timeout_keys[i]) = timeout_keys[i].default_ms * USEC_PER_MSEC;
 }
 
 void config_done(struct config *c)
@@ -82,6 +121,16 @@ static int set_ms(uint64_t *field, const char *value)
 	return 0;
 }
 
+static int set_log_level(struct config *c, const char *value)
+{
+	for (size_t i = 0; i < ELEMENTSOF(level_names); i++)
+		if (level_names[i] && strcmp(level_names[i], value) == 0) {
+			c->log_level = (int)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static int set_service(struct config *c, const char *key, const char *value)
 {
 	unsigned long long n;
@@ -95,6 +144,8 @@ static int set_service(struct config *c, const char *key, const char *value)
 		return set_string(&c->state_dir, value);
 	if (strcmp(key, "group") == 0)
 		return set_string(&c->group, value);
+	if (strcmp(key, "log-level") == 0)
+		return set_log_level(c, value);
 	if (strcmp(key, "max-connections") == 0) {
 		r = parse_unsigned(value, 1, MAX_CONNECTIONS_LIMIT, &n);
 		if (r >= 0)
@@ -107,11 +158,55 @@ static int set_service(struct config *c, const char *key, const char *value)
 
 static int set_timeouts(struct config *c, const char *key, const char *value)
 {
-	if (strcmp(key, "handshake-ms") == 0)
-		return set_ms(&c->handshake_usec, value);
-	if (strcmp(key, "identify-ms") == 0)
-		return set_ms(&c->identify_usec, value);
+	for (size_t i = 0; i < ELEMENTSOF(timeout_keys); i++)
+		if (strcmp(key, timeout_keys[i].key) == 0)
+			return set_ms(timeout_field(c, &timeout_keys[i]), value);
 	log_warning("Unknown key '%s' in [timeouts], ignoring", key);
+	return 0;
+}
+
+/* "STEP" or "STEP:REST", STEP a provider step name; REST in *ret_rest. */
+static int parse_step(const char *value, enum provider_step *ret, const char **ret_rest)
+{
+	const char *colon = strchr(value, ':');
+	size_t len = colon ? (size_t)(colon - value) : strlen(value);
+
+	for (int i = 0; i < _PROVIDER_STEP_MAX; i++) {
+		const char *name = provider_step_name(i);
+
+		if (strlen(name) == len && strncmp(name, value, len) == 0) {
+			*ret = i;
+			*ret_rest = colon ? colon + 1 : NULL;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* provider-fail = STEP[:ERROR] (ERROR a name of protocol.md 9 or an errno
+ * name, default EIO); provider-delay-ms = STEP:MS.  Lines add up. */
+static int set_testing(struct config *c, const char *key, const char *value)
+{
+	enum provider_step step;
+	const char *rest;
+	int r;
+
+	r = parse_step(value, &step, &rest);
+	if (r < 0)
+		return r;
+	if (strcmp(key, "provider-fail") == 0) {
+		r = rest ? sc_error_from_name(rest) : -EIO;
+		if (r == 0)
+			return -EINVAL;
+		c->testing.fail[step] = r;
+		return 0;
+	}
+	if (strcmp(key, "provider-delay-ms") == 0) {
+		if (!rest)
+			return -EINVAL;
+		return set_ms(&c->testing.delay_usec[step], rest);
+	}
+	log_warning("Unknown key '%s' in [testing], ignoring", key);
 	return 0;
 }
 
@@ -193,6 +288,8 @@ int config_set(struct config *c, const char *section, const char *key, const cha
 		r = set_timeouts(c, key, value);
 	else if (strcmp(section, "writer-classes") == 0)
 		r = set_writer_class(c, key, value);
+	else if (strcmp(section, "testing") == 0 && c->loading_file)
+		r = set_testing(c, key, value);
 	else {
 		log_warning("Unknown section [%s] (key '%s'), ignoring", section, key);
 		r = 0;
@@ -222,7 +319,9 @@ int config_load(struct config *c, const char *path)
 	struct load_state st = { .config = c };
 	int r;
 
+	c->loading_file = true;
 	r = ini_parse(path, load_handler, &st);
+	c->loading_file = false;
 	if (r == -1)
 		return log_error_errno(errno ? errno : ENOENT, "Failed to open '%s'", path);
 	if (r == -2)
@@ -268,23 +367,49 @@ int config_finish(struct config *c)
 	return 0;
 }
 
+static void print_testing(const struct config *c, FILE *f)
+{
+	if (!config_testing(c))
+		return;
+	fprintf(f, "\n[testing]\n");
+	for (int i = 0; i < _PROVIDER_STEP_MAX; i++) {
+		if (c->testing.fail[i])
+			fprintf(f, "provider-fail = %s:%s\n", provider_step_name(i),
+				sc_error_name(c->testing.fail[i]));
+		if (c->testing.delay_usec[i])
+			fprintf(f, "provider-delay-ms = %s:%llu\n", provider_step_name(i),
+				(unsigned long long)(c->testing.delay_usec[i] / USEC_PER_MSEC));
+	}
+}
+
 void config_print(const struct config *c, FILE *f)
 {
 	char id[SC_ID_STRING_MAX];
 
 	fprintf(f, "[service]\nsocket = %s\nwriter-socket = %s\nstate-dir = %s\n", c->socket_path,
 		c->writer_socket_path, c->state_dir);
-	fprintf(f, "group = %s\nmax-connections = %u\n\n", c->group, c->max_connections);
-	fprintf(f, "[timeouts]\nhandshake-ms = %llu\nidentify-ms = %llu\n\n",
-		(unsigned long long)(c->handshake_usec / USEC_PER_MSEC),
-		(unsigned long long)(c->identify_usec / USEC_PER_MSEC));
-	fprintf(f, "[writer-classes]\n");
+	fprintf(f, "group = %s\nmax-connections = %u\nlog-level = %s\n\n", c->group,
+		c->max_connections, level_names[c->log_level]);
+	fprintf(f, "[timeouts]\n");
+	for (size_t i = 0; i < ELEMENTSOF(timeout_keys); i++)
+		fprintf(f, "%s = %llu\n", timeout_keys[i].key,
+			(unsigned long long)timeout_ms(c, &timeout_keys[i]));
+	fprintf(f, "\n[writer-classes]\n");
 	for (size_t i = 0; i < c->n_bindings; i++) {
 		fprintf(f, "%s =", sc_id_to_string(&c->bindings[i].class_id, id));
 		for (size_t j = 0; j < c->bindings[i].n_uids; j++)
 			fprintf(f, "%s%u", j ? "," : " ", (unsigned)c->bindings[i].uids[j]);
 		fputc('\n', f);
 	}
+	print_testing(c, f);
+}
+
+bool config_testing(const struct config *c)
+{
+	for (int i = 0; i < _PROVIDER_STEP_MAX; i++)
+		if (c->testing.fail[i] || c->testing.delay_usec[i])
+			return true;
+	return false;
 }
 
 bool config_class_allows(const struct config *c, const struct sc_id *class_id, uid_t uid)

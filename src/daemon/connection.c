@@ -49,8 +49,22 @@ static const struct method {
 	{ "disable_writer_instances", REQUESTER, session_disable_writer_instances },
 	{ "gather_writer_metadata", REQUESTER, session_gather_writer_metadata },
 	{ "gather_writer_status", REQUESTER, session_gather_writer_status },
+	{ "add_component", REQUESTER, components_add },
+	{ "start_snapshot_set", REQUESTER, snapshot_set_start },
+	{ "add_to_snapshot_set", REQUESTER, snapshot_set_add },
+	{ "prepare_for_backup", REQUESTER, backup_prepare_for_backup },
+	{ "do_snapshot_set", REQUESTER, coordinator_do_snapshot_set },
+	{ "set_backup_succeeded", REQUESTER, components_set_backup_succeeded },
+	{ "backup_complete", REQUESTER, backup_complete },
+	{ "abort_backup", REQUESTER, abort_backup },
+	{ "get_snapshot_properties", REQUESTER, snapshots_get_properties },
+	{ "query", REQUESTER, snapshots_query },
+	{ "save_document", REQUESTER, components_save_document },
+	{ "delete_snapshots", REQUESTER | ADMIN, snapshots_delete },
 	{ "cancel", REQUESTER | ADMIN, operation_handle_cancel },
 	{ "list_writers", REQUESTER | ADMIN, admin_list_writers },
+	{ "list_snapshots", REQUESTER | ADMIN, snapshots_list },
+	{ "list_providers", REQUESTER | ADMIN, snapshots_list_providers },
 };
 
 const char *connection_describe(const struct connection *c)
@@ -151,8 +165,10 @@ void connection_reply_error(struct connection *c, bool has_id, int64_t id, int e
 
 static void connection_drop_roles(struct connection *c)
 {
-	c->session = session_free(c->session); /* later: BackupShutdown and abort start here */
+	/* Operations first: cancelling them is what the session's end
+	 * builds on (a running do_snapshot_set is aborted). */
 	operation_abandon_all(c);
+	session_end(TAKE_PTR(c->session));
 	if (c->writer)
 		registry_remove(c->writer);
 }

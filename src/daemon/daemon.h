@@ -21,7 +21,10 @@
 typedef struct sd_event sd_event;
 typedef struct sd_event_source sd_event_source;
 
+struct catalog;
+struct catalog_snapshot;
 struct connection;
+struct delete_job;
 struct gather;
 struct listener;
 struct operation;
@@ -38,6 +41,21 @@ struct writer_event;
 /* How long a connection being closed may take to read its last replies. */
 #define CONNECTION_DRAIN_USEC (5 * USEC_PER_SEC)
 
+/* The calls the service makes to a provider (vss-model 7.2), named as in
+ * provider.h; also the step names of the [testing] switches. */
+enum provider_step {
+	PROVIDER_BEGIN_PREPARE,
+	PROVIDER_END_PREPARE,
+	PROVIDER_PRE_COMMIT,
+	PROVIDER_COMMIT,
+	PROVIDER_POST_COMMIT,
+	PROVIDER_PRE_FINAL_COMMIT,
+	PROVIDER_POST_FINAL_COMMIT,
+	PROVIDER_ABORT,
+	PROVIDER_DELETE,
+	_PROVIDER_STEP_MAX
+};
+
 /* config.c */
 
 /* [writer-classes]: only these uids may subscribe a writer of this class. */
@@ -47,16 +65,37 @@ struct class_binding {
 	size_t n_uids;
 };
 
+/* [testing]: make provider steps fail or wait, for the tests of the abort
+ * rules.  Never set unless the configuration file says so. */
+struct testing {
+	int fail[_PROVIDER_STEP_MAX];            /* 0 or the error the step returns */
+	uint64_t delay_usec[_PROVIDER_STEP_MAX]; /* slept before the step */
+};
+
 struct config {
 	char *socket_path;
 	char *writer_socket_path; /* NULL until config_finish() derives it */
 	char *state_dir;
 	char *group;
 	unsigned max_connections;
+	int log_level;            /* syslog priority */
+	bool loading_file;        /* [testing] is read from the file only */
+	/* [timeouts] */
 	uint64_t handshake_usec;
 	uint64_t identify_usec;
+	uint64_t prepare_backup_usec;
+	uint64_t prepare_snapshot_usec;
+	uint64_t freeze_usec;      /* to answer Freeze; the writer's window bounds it too */
+	uint64_t thaw_usec;
+	uint64_t post_snapshot_usec;
+	uint64_t backup_complete_usec;
+	uint64_t backup_shutdown_usec;
+	uint64_t abort_usec;
+	uint64_t provider_usec;        /* each provider call outside the freeze window */
+	uint64_t provider_commit_usec; /* pre_commit, commit, post_commit each */
 	struct class_binding *bindings;
 	size_t n_bindings;
+	struct testing testing;
 };
 
 void config_init(struct config *c);
@@ -69,6 +108,8 @@ int config_finish(struct config *c);
 void config_print(const struct config *c, FILE *f);
 /* Whether @uid may subscribe a writer of @class_id. */
 bool config_class_allows(const struct config *c, const struct sc_id *class_id, uid_t uid);
+/* Whether any [testing] switch is set. */
+bool config_testing(const struct config *c);
 
 /* fs-util.c */
 
@@ -87,6 +128,15 @@ struct daemon {
 	TAILQ_HEAD(connection_list, connection) connections;
 	unsigned n_connections;
 	TAILQ_HEAD(writer_list, writer) writers; /* in subscription order */
+	TAILQ_HEAD(session_list, session) sessions; /* live and ending */
+	struct session *set_owner; /* whose set is being created (vss-model 2.6) */
+	struct catalog *catalog;
+	int worker_pipe[2];        /* finished jobs, from worker threads to the loop */
+	sd_event_source *worker_io;
+	unsigned n_jobs;           /* started and not yet delivered */
+	sd_event_source *recovery_timer;
+	bool serving;
+	bool exiting;
 };
 
 /* What the kernel says about a peer, and what it may do. */
@@ -200,6 +250,8 @@ struct writer {
 };
 
 int registry_subscribe(struct connection *c, const struct wire_message *m);
+/* The subscribed writer with @id's class and instance, or NULL. */
+struct writer *registry_lookup(struct daemon *d, const struct writer_identity *id);
 int registry_unsubscribe(struct connection *c, const struct wire_message *m);
 /* Remove @w and fail its outstanding events; frees @w. */
 void registry_remove(struct writer *w);
@@ -237,6 +289,10 @@ typedef void (*writer_event_fn)(struct writer *w, const struct writer_event_repl
 int writer_events_send(struct writer *w, enum sc_event event, json_t *params,
 		       uint64_t deadline_usec, writer_event_fn callback, void *userdata,
 		       struct writer_event **ret);
+/* The writer state machine of vss-model 4.6: @state and @last_failure after
+ * @event succeeded (@ok) or failed with @failure. */
+void writer_events_next_state(enum sc_event event, bool ok, int failure,
+			      enum sc_writer_state *state, int *last_failure);
 /* Forget @e: its callback will not be called; a late answer is ignored. */
 void writer_events_cancel(struct writer_event *e);
 /* A result or error arrived on the writer's connection. */
@@ -278,10 +334,78 @@ struct gather *gather_free(struct gather *g);
 /* The writer metadata document of protocol.md §4.2. */
 json_t *gather_document(const struct writer_identity *id, json_t *metadata);
 
+/* worker.c */
+
+/* A job for a worker thread.  @run touches only the job; @done runs on the
+ * loop afterwards and frees it.  An abandoned job's done only frees, and
+ * calls @release on what its thread was using. */
+struct worker_job {
+	struct daemon *daemon;
+	void (*run)(struct worker_job *j);
+	void (*done)(struct worker_job *j);
+	bool abandoned;
+	void (*release)(void *data);
+	void *release_data;
+};
+
+int worker_setup(struct daemon *d);
+void worker_teardown(struct daemon *d);
+/* Start @j on a thread of its own.  On failure nothing runs. */
+int worker_start(struct daemon *d, struct worker_job *j);
+void worker_abandon(struct worker_job *j, void (*release)(void *), void *release_data);
+
+/* provider-calls.c */
+
+const char *provider_step_name(enum provider_step step);
+
+/* snapshot-delete.c */
+
+struct delete_result {
+	size_t deleted;
+	struct sc_id non_deleted; /* the first that failed, or the null id */
+	int failure;              /* its error, or 0 */
+};
+
+typedef void (*delete_done_fn)(const struct delete_result *res, void *userdata);
+
+struct delete_job *delete_job_new(void);
+struct delete_job *delete_job_free(struct delete_job *j);
+/* Copy @row into the job. */
+int delete_job_add(struct delete_job *j, const struct catalog_snapshot *row);
+size_t delete_job_count(const struct delete_job *j);
+/* Delete the snapshots one by one on a thread (stopping at the first
+ * failure if asked), remove their rows, then call @done.  On failure the
+ * caller still owns @j. */
+int delete_job_start(struct daemon *d, struct delete_job *j, bool stop_at_failure,
+		     delete_done_fn done, void *userdata);
+/* Nobody waits any more; the rows of what it deleted still go. */
+void delete_job_abandon(struct delete_job *j);
+
+/* snapshots.c */
+
+/* The SNAPSHOT object of protocol.md §6.3. */
+json_t *snapshots_json(const struct catalog_snapshot *row);
+int snapshots_get_properties(struct connection *c, const struct wire_message *m);
+int snapshots_query(struct connection *c, const struct wire_message *m);
+int snapshots_list(struct connection *c, const struct wire_message *m);
+int snapshots_list_providers(struct connection *c, const struct wire_message *m);
+int snapshots_delete(struct connection *c, const struct wire_message *m);
+
+/* recovery.c */
+
+typedef void (*recovery_done_fn)(struct daemon *d);
+/* Reconcile the catalog with the disks; @done runs on the loop when it is
+ * over (never from inside this call). */
+int recovery_start(struct daemon *d, recovery_done_fn done);
+
 /* session.c */
 
 int session_new(struct connection *c, struct session **ret);
+/* The requester left: end its backup by the rules, then free it. */
+void session_end(struct session *s);
 struct session *session_free(struct session *s);
+/* At exit: free every session at once, sending nothing. */
+void session_free_all(struct daemon *d);
 int session_initialize_for_backup(struct connection *c, const struct wire_message *m);
 int session_set_context(struct connection *c, const struct wire_message *m);
 int session_set_backup_state(struct connection *c, const struct wire_message *m);
@@ -290,6 +414,36 @@ int session_disable_writer_classes(struct connection *c, const struct wire_messa
 int session_disable_writer_instances(struct connection *c, const struct wire_message *m);
 int session_gather_writer_metadata(struct connection *c, const struct wire_message *m);
 int session_gather_writer_status(struct connection *c, const struct wire_message *m);
+
+/* components.c */
+
+int components_add(struct connection *c, const struct wire_message *m);
+int components_set_backup_succeeded(struct connection *c, const struct wire_message *m);
+int components_save_document(struct connection *c, const struct wire_message *m);
+
+/* snapshot-set.c */
+
+int snapshot_set_start(struct connection *c, const struct wire_message *m);
+int snapshot_set_add(struct connection *c, const struct wire_message *m);
+
+/* backup.c */
+
+int backup_prepare_for_backup(struct connection *c, const struct wire_message *m);
+int backup_complete(struct connection *c, const struct wire_message *m);
+
+/* coordinator.c */
+
+int coordinator_do_snapshot_set(struct connection *c, const struct wire_message *m);
+
+/* abort.c */
+
+int abort_backup(struct connection *c, const struct wire_message *m);
+
+/* fanout.c */
+
+/* A writer left the registry: if it was between Freeze and Thaw of a
+ * backup, that backup fails (design.md). */
+void fanout_writer_left(struct daemon *d, const struct writer_identity *id);
 
 /* admin.c */
 

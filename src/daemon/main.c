@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * main.c - shadowcopyd's start-up checklist: options, configuration, the
- * open-file limit, the state directory, the event loop and its signals, the
- * sockets, readiness; then the loop, and an orderly exit.  The service never
- * daemonizes: systemd (or whoever starts it) supervises it as it is.
+ * open-file limit, the state directory and its catalog, the event loop and
+ * its signals, recovery, the sockets, readiness; then the loop, and an
+ * orderly exit.  The service never daemonizes: systemd (or whoever starts
+ * it) supervises it as it is.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "catalog.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -163,6 +165,40 @@ static int add_signals(sd_event *event)
 	return r;
 }
 
+static void start_serving(struct daemon *d)
+{
+	int r;
+
+	if (d->serving || d->exiting)
+		return;
+	d->serving = true;
+	r = server_start(d);
+	if (r < 0) {
+		(void)sd_event_exit(d->event, r);
+		return;
+	}
+	(void)sd_notify(0, "READY=1"); /* without systemd there is no one to tell */
+	log_info("shadowcopyd %s ready", sc_version());
+}
+
+/* Clients see the catalog only once it is reconciled with the disks. */
+static void on_recovered(struct daemon *d)
+{
+	d->recovery_timer = sd_event_source_disable_unref(d->recovery_timer);
+	start_serving(d);
+}
+
+/* A provider that hangs must not keep the service from serving. */
+static int on_recovery_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	log_warning("Recovery has not finished in time, serving meanwhile");
+	d->recovery_timer = sd_event_source_disable_unref(d->recovery_timer);
+	start_serving(d);
+	return 0;
+}
+
 static int serve(struct daemon *d)
 {
 	int r;
@@ -170,37 +206,74 @@ static int serve(struct daemon *d)
 	r = add_signals(d->event);
 	if (r < 0)
 		return log_error_errno(r, "Failed to watch signals");
-	r = server_start(d);
+	r = worker_setup(d);
 	if (r < 0)
 		return r;
-	(void)sd_notify(0, "READY=1"); /* without systemd there is no one to tell */
-	log_info("shadowcopyd %s ready", sc_version());
+	r = sd_event_add_time_relative(d->event, &d->recovery_timer, CLOCK_MONOTONIC,
+				       d->config->provider_usec, USEC_PER_MSEC,
+				       on_recovery_timeout, d);
+	if (r >= 0)
+		r = recovery_start(d, on_recovered);
+	if (r < 0)
+		return log_error_errno(r, "Failed to start recovery");
 	r = sd_event_loop(d->event);
+	d->exiting = true;
 	(void)sd_notify(0, "STOPPING=1");
 	if (r < 0)
 		return log_error_errno(r, "Event loop failed");
 	return 0;
 }
 
+static void log_testing(const struct config *c)
+{
+	for (int i = 0; i < _PROVIDER_STEP_MAX; i++) {
+		if (c->testing.fail[i])
+			log_warning("TESTING SWITCH: provider step %s fails with %s",
+				    provider_step_name(i), sc_error_name(c->testing.fail[i]));
+		if (c->testing.delay_usec[i])
+			log_warning("TESTING SWITCH: provider step %s waits %llu ms first",
+				    provider_step_name(i),
+				    (unsigned long long)(c->testing.delay_usec[i] / USEC_PER_MSEC));
+	}
+}
+
+/* Sessions after connections (whose operations they own), jobs after
+ * sessions (which abandon theirs), the catalog last (jobs still write it). */
+static void teardown(struct daemon *d)
+{
+	connection_free_all(d);
+	session_free_all(d);
+	worker_teardown(d);
+	server_stop(d);
+	d->recovery_timer = sd_event_source_disable_unref(d->recovery_timer);
+	d->catalog = catalog_close(d->catalog);
+	sd_event_unref(d->event);
+}
+
 static int run(const struct config *config)
 {
-	struct daemon d = { .config = config };
+	struct daemon d = { .config = config, .worker_pipe = { -1, -1 } };
 	int r;
 
 	TAILQ_INIT(&d.connections);
 	TAILQ_INIT(&d.writers);
+	TAILQ_INIT(&d.sessions);
 	raise_nofile_limit();
+	log_testing(config);
 	r = fs_mkdir_parents(config->state_dir, 0700);
 	if (r < 0)
 		return log_error_errno(r, "Failed to create the state directory '%s'",
 				       config->state_dir);
-	r = sd_event_new(&d.event);
+	r = catalog_open(config->state_dir, &d.catalog);
 	if (r < 0)
+		return log_error_errno(r, "Failed to open the catalog in '%s'", config->state_dir);
+	r = sd_event_new(&d.event);
+	if (r < 0) {
+		catalog_close(d.catalog);
 		return log_error_errno(r, "Failed to create the event loop");
+	}
 	r = serve(&d);
-	connection_free_all(&d);
-	server_stop(&d);
-	sd_event_unref(d.event);
+	teardown(&d);
 	return r;
 }
 
@@ -219,6 +292,8 @@ int main(int argc, char *argv[])
 	umask(022);
 	config_init(&config);
 	r = load_config(&config, &options);
+	if (r >= 0)
+		log_set_max_level(config.log_level);
 	if (r >= 0 && options.check_config) {
 		config_print(&config, stdout);
 		printf("configuration OK\n");

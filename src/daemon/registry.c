@@ -90,7 +90,7 @@ static int parse_identity(json_t *p, struct writer_identity *ret)
 	return 0;
 }
 
-static struct writer *registry_find(struct daemon *d, const struct writer_identity *id)
+struct writer *registry_lookup(struct daemon *d, const struct writer_identity *id)
 {
 	struct writer *w;
 
@@ -137,7 +137,7 @@ int registry_subscribe(struct connection *c, const struct wire_message *m)
 		connection_reply_error(c, true, m->id, -SC_E_ACCESS_DENIED,
 				       "Writer class %s is bound to other users",
 				       sc_id_to_string(&id.class_id, class_id));
-	} else if (r >= 0 && registry_find(c->daemon, &id)) {
+	} else if (r >= 0 && registry_lookup(c->daemon, &id)) {
 		connection_reply_error(c, true, m->id, -SC_E_WRITER_ALREADY_SUBSCRIBED,
 				       "Another connection holds this class and instance");
 	} else if (r >= 0 && (r = registry_add(c, &id)) >= 0) {
@@ -171,6 +171,7 @@ void registry_remove(struct writer *w)
 	TAILQ_REMOVE(&w->daemon->writers, w, entry);
 	w->leaving = true;
 	writer_events_fail_all(w);
+	fanout_writer_left(w->daemon, &w->identity);
 	w->conn->writer = NULL;
 	registry_identity_done(&w->identity);
 	free(w);

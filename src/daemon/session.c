@@ -1,104 +1,194 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * session.c - one requester session (one IVssBackupComponents) per requester
- * connection: the call order of vss-model 2.3 as a small state machine, the
- * writer selection, and the writers' metadata and status for this session.
- * It ends with its connection; backup phases come in later versions.
+ * connection: its life (new, end, free), the deferred advance that runs
+ * every transition of its backup, and the calls before the snapshot set
+ * (vss-model 2.3): initialize, context, backup state, writer selection,
+ * metadata and status.  The backup itself is in the files session.h lists.
  */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
+#include <systemd/sd-event.h>
+
 #include "cleanup.h"
-#include "daemon.h"
 #include "json-util.h"
 #include "log.h"
+#include "session.h"
 
 /* Ids a requester may name in each enable/disable list. */
 #define SESSION_IDS_MAX 4096
 
-enum session_state {
-	SESSION_NEW,              /* before initialize_for_backup */
-	SESSION_INITIALIZED,      /* context, backup state, writer selection */
-	SESSION_GATHERING,        /* Identify is out */
-	SESSION_GATHERED,         /* metadata and status known */
-	SESSION_GATHER_CANCELLED, /* gather runs once per session, even cancelled */
-};
+static int session_on_kick(sd_event_source *src, void *userdata)
+{
+	struct session *s = userdata;
 
-struct id_list {
-	struct sc_id *ids;
-	size_t n;
-};
+	switch (s->phase) {
+	case BACKUP_PREPARING:
+		backup_prepare_advance(s);
+		break;
+	case BACKUP_SNAPSHOTTING:
+		coordinator_advance(s);
+		break;
+	case BACKUP_COMPLETING:
+		backup_complete_advance(s);
+		break;
+	case BACKUP_ABORTING:
+		abort_advance(s);
+		break;
+	default:
+		break;
+	}
+	if (s->end != END_NONE)
+		(void)backup_end_advance(s); /* may free s: nothing after it */
+	return 0;
+}
 
-/* A writer that answered Identify in this session. */
-struct session_writer {
-	struct writer_identity identity;
-	enum sc_writer_state state;
-	int failure;
-	json_t *metadata; /* the writer's part of its document */
-};
+void session_kick(struct session *s)
+{
+	int r;
 
-struct session {
-	struct connection *conn;
-	enum session_state state;
-	struct sc_id id;
-	uint32_t context;
-	bool context_set;
-	bool backup_state_set;
-	bool select_components;
-	bool bootable_system_state;
-	bool partial_file_support;
-	int backup_type;
-	bool classes_enabled; /* enable_writer_classes was called: only those take part */
-	struct id_list enabled_classes;
-	struct id_list disabled_classes;
-	struct id_list disabled_instances;
-	struct gather *gather;
-	struct operation *gather_op;
-	struct session_writer *writers;
-	size_t n_writers;
-};
+	if (s->daemon->exiting)
+		return; /* the loop is over: the sessions are freed as they are */
+	r = sd_event_source_set_enabled(s->kick, SD_EVENT_ONESHOT);
+	/* Cannot fail for a defer source that exists; if it ever did, the
+	 * session would stall with its deadlines still running. */
+	if (r < 0)
+		log_error_errno(r, "Failed to schedule session work");
+}
+
+const char *session_describe(const struct session *s)
+{
+	static char buf[64];
+	char id[SC_ID_STRING_MAX];
+
+	snprintf(buf, sizeof(buf), "Session %s", sc_id_to_string(&s->id, id));
+	return buf;
+}
 
 int session_new(struct connection *c, struct session **ret)
 {
 	struct session *s;
+	int r;
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->daemon = c->daemon;
 	s->conn = c;
-	s->state = SESSION_NEW;
 	s->context = SC_CTX_BACKUP; /* T04 */
+	s->backup_type = SC_BT_FULL;
+	r = sd_event_add_defer(c->daemon->event, &s->kick, session_on_kick, s);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s->kick, SD_EVENT_OFF);
+	if (r < 0) {
+		sd_event_source_disable_unref(s->kick);
+		free(s);
+		return r;
+	}
+	TAILQ_INSERT_TAIL(&c->daemon->sessions, s, entry);
 	*ret = s;
 	return 0;
 }
 
+/* Free @s now, whatever runs: at exit, and at the end of backup_end_advance(). */
 struct session *session_free(struct session *s)
 {
 	if (!s)
 		return NULL;
-	/* Later versions end the backup here: Abort when one is under way and
-	 * BackupShutdown to the session's writers (vss-model T48, T49). */
-	if (s->gather_op)
-		operation_abandon(s->gather_op);
-	gather_free(s->gather);
+	history_flush(s); /* names the set: first */
+	history_done(s);
+	fanout_cancel(s);
+	participation_cancel(s);
+	gather_free(s->gather_job);
+	if (s->deleting)
+		delete_job_abandon(s->deleting); /* the catalog still follows it */
+	if (s->set && s->set->job) {
+		/* The thread still uses the set: it goes with the job. */
+		worker_abandon(&s->set->job->job, snapshot_set_release, s->set);
+		s->set->job = NULL;
+		s->set->job_timer = sd_event_source_disable_unref(s->set->job_timer);
+	} else {
+		snapshot_set_free(s->set);
+	}
+	if (s->daemon->set_owner == s)
+		s->daemon->set_owner = NULL;
 	for (size_t i = 0; i < s->n_writers; i++) {
 		registry_identity_done(&s->writers[i].identity);
 		json_decref(s->writers[i].metadata);
 	}
 	free(s->writers);
+	components_free(s->components, s->n_components);
 	free(s->enabled_classes.ids);
 	free(s->disabled_classes.ids);
 	free(s->disabled_instances.ids);
+	TAILQ_REMOVE(&s->daemon->sessions, s, entry);
+	sd_event_source_disable_unref(s->kick);
 	free(s);
 	return NULL;
 }
 
-static struct session *session_of(struct connection *c)
+void session_free_all(struct daemon *d)
+{
+	struct session *s;
+
+	while ((s = TAILQ_FIRST(&d->sessions))) {
+		if (s->conn)
+			s->conn->session = NULL;
+		session_free(s);
+	}
+}
+
+/* The requester is gone (its operations were cancelled just before): end
+ * the backup as vss-model 6 and T48-T50 say, then free, from the loop. */
+void session_end(struct session *s)
+{
+	if (!s)
+		return;
+	s->conn = NULL;
+	s->end = END_WAITING;
+	session_kick(s);
+}
+
+struct session *session_of(struct connection *c)
 {
 	assert(c->session); /* made at hello for every requester */
 	return c->session;
+}
+
+void session_op_reply(struct session *s, json_t *result)
+{
+	struct operation *op = TAKE_PTR(s->op);
+
+	if (op)
+		operation_reply(op, result);
+	else
+		json_decref(result);
+}
+
+void session_op_fail(struct session *s, int error)
+{
+	struct operation *op = TAKE_PTR(s->op);
+
+	if (op)
+		operation_fail(op, error);
+}
+
+bool session_set_lock(struct session *s)
+{
+	if (s->daemon->set_owner && s->daemon->set_owner != s)
+		return false;
+	s->daemon->set_owner = s;
+	return true;
+}
+
+void session_set_unlock(struct session *s)
+{
+	if (s->daemon->set_owner == s)
+		s->daemon->set_owner = NULL;
 }
 
 int session_initialize_for_backup(struct connection *c, const struct wire_message *m)
@@ -108,7 +198,7 @@ int session_initialize_for_backup(struct connection *c, const struct wire_messag
 	char id[SC_ID_STRING_MAX];
 	int r;
 
-	if (s->state != SESSION_NEW)
+	if (s->initialized)
 		return -SC_E_BAD_STATE; /* T01 */
 	if (document && !json_is_null(document)) {
 		connection_reply_error(c, true, m->id, -SC_E_INVALID_MESSAGE,
@@ -118,7 +208,7 @@ int session_initialize_for_backup(struct connection *c, const struct wire_messag
 	r = sc_id_random(&s->id);
 	if (r < 0)
 		return r;
-	s->state = SESSION_INITIALIZED;
+	s->initialized = true;
 	connection_reply(c, m->id, json_pack("{s:s}", "session", sc_id_to_string(&s->id, id)));
 	log_info("%s started session %s", connection_describe(c), id);
 	return 0;
@@ -131,8 +221,10 @@ int session_set_context(struct connection *c, const struct wire_message *m)
 	uint32_t context;
 	int r;
 
-	if (s->state != SESSION_INITIALIZED || s->context_set)
-		return -SC_E_BAD_STATE; /* T02 */
+	/* Once, before gather and before the set (T02). */
+	if (!s->initialized || s->context_set || s->gather != GATHER_NONE ||
+	    s->phase != BACKUP_NONE)
+		return -SC_E_BAD_STATE;
 	r = json_get_string(m->body, "context", true, &name);
 	if (r < 0)
 		return r;
@@ -154,7 +246,8 @@ int session_set_backup_state(struct connection *c, const struct wire_message *m)
 	int64_t type;
 	int r;
 
-	if (s->state == SESSION_NEW)
+	/* Before prepare_for_backup: the writers learn it there. */
+	if (!s->initialized || s->phase > BACKUP_SET_STARTED)
 		return -SC_E_BAD_STATE;
 	if ((r = json_get_bool(m->body, "select_components", true, &select_components)) < 0 ||
 	    (r = json_get_bool(m->body, "bootable_system_state", true, &bootable)) < 0 ||
@@ -205,12 +298,12 @@ static int session_select(struct connection *c, const struct wire_message *m, co
 	size_t n;
 	int r;
 
-	if (s->state == SESSION_NEW)
+	if (!s->initialized)
 		return -SC_E_BAD_STATE;
 	r = json_get_id_array(m->body, key, &ids, &n);
 	if (r < 0)
 		return r;
-	if (s->state == SESSION_INITIALIZED) {
+	if (s->gather == GATHER_NONE) {
 		r = id_list_add(list, ids, n);
 		if (r == -E2BIG) {
 			connection_reply_error(c, true, m->id, -SC_E_INVALID_MESSAGE,
@@ -229,7 +322,7 @@ int session_enable_writer_classes(struct connection *c, const struct wire_messag
 	struct session *s = session_of(c);
 	int r = session_select(c, m, "class_ids", &s->enabled_classes);
 
-	if (r >= 0 && s->state == SESSION_INITIALIZED)
+	if (r >= 0 && s->gather == GATHER_NONE)
 		s->classes_enabled = true;
 	return r;
 }
@@ -270,6 +363,7 @@ static int session_keep_writers(struct session *s, struct gather *g)
 		if (!e->present || e->state != SC_WS_STABLE)
 			continue;
 		sw = &s->writers[s->n_writers++];
+		sw->session = s;
 		sw->identity = e->identity;
 		memset(&e->identity, 0, sizeof(e->identity));
 		sw->state = e->state;
@@ -299,8 +393,8 @@ static void session_gather_done(struct gather *g, void *userdata)
 
 	if (session_keep_writers(s, g) >= 0)
 		result = session_documents(s);
-	s->gather = gather_free(s->gather);
-	s->state = SESSION_GATHERED;
+	s->gather_job = gather_free(s->gather_job);
+	s->gather = GATHER_DONE;
 	log_info("%s gathered the metadata of %zu writers", connection_describe(s->conn),
 		 s->n_writers);
 	if (result)
@@ -314,8 +408,8 @@ static void session_gather_cancelled(void *userdata)
 	struct session *s = userdata;
 
 	s->gather_op = NULL;
-	s->gather = gather_free(s->gather);
-	s->state = SESSION_GATHER_CANCELLED;
+	s->gather_job = gather_free(s->gather_job);
+	s->gather = GATHER_CANCELLED;
 }
 
 int session_gather_writer_metadata(struct connection *c, const struct wire_message *m)
@@ -323,21 +417,23 @@ int session_gather_writer_metadata(struct connection *c, const struct wire_messa
 	struct session *s = session_of(c);
 	int r;
 
-	if (s->state != SESSION_INITIALIZED)
-		return -SC_E_BAD_STATE; /* before initialize, or a second time */
+	/* Once, and before prepare_for_backup: participation depends on it. */
+	if (!s->initialized || s->gather != GATHER_NONE || s->phase > BACKUP_SET_STARTED)
+		return -SC_E_BAD_STATE;
 	r = operation_new(c, m->id, session_gather_cancelled, s, &s->gather_op);
 	if (r < 0)
 		return r;
-	r = gather_start(c->daemon, session_writer_enabled, s, session_gather_done, s, &s->gather);
+	r = gather_start(c->daemon, session_writer_enabled, s, session_gather_done, s,
+			 &s->gather_job);
 	if (r < 0) {
 		operation_abandon(TAKE_PTR(s->gather_op));
 		return r;
 	}
-	s->state = SESSION_GATHERING;
+	s->gather = GATHER_RUNNING;
 	return 0;
 }
 
-static json_t *session_status(const struct session_writer *sw)
+json_t *session_writer_status(const struct session_writer *sw)
 {
 	char class_id[SC_ID_STRING_MAX], instance_id[SC_ID_STRING_MAX];
 
@@ -348,20 +444,38 @@ static json_t *session_status(const struct session_writer *sw)
 			 sc_error_name(sw->failure));
 }
 
-/* A long operation by the protocol; in this version the states are already
- * known when it is called, so it answers at once. */
+json_t *session_writer_failures(const struct session *s, enum sc_writer_state first,
+				enum sc_writer_state last)
+{
+	_cleanup_json_ json_t *a = json_array();
+
+	if (!a)
+		return NULL;
+	for (size_t i = 0; i < s->n_writers; i++) {
+		const struct session_writer *sw = &s->writers[i];
+
+		if (!sw->participating || sw->state < first || sw->state > last)
+			continue;
+		if (json_array_append_new(a, session_writer_status(sw)) < 0)
+			return NULL;
+	}
+	return TAKE_PTR(a);
+}
+
+/* A long operation by the protocol; the states are known when it is
+ * called, so it answers at once. */
 int session_gather_writer_status(struct connection *c, const struct wire_message *m)
 {
 	struct session *s = session_of(c);
 	_cleanup_json_ json_t *writers = NULL;
 
-	if (s->state != SESSION_GATHERED)
+	if (s->gather != GATHER_DONE)
 		return -SC_E_BAD_STATE;
 	writers = json_array();
 	if (!writers)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_writers; i++)
-		if (json_array_append_new(writers, session_status(&s->writers[i])) < 0)
+		if (json_array_append_new(writers, session_writer_status(&s->writers[i])) < 0)
 			return -ENOMEM;
 	connection_reply(c, m->id, json_pack("{s:O}", "writers", writers));
 	return 0;

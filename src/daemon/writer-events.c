@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <systemd/sd-event.h>
 
@@ -56,19 +57,26 @@ static const enum sc_writer_state state_failed[_SC_EVENT_MAX] = {
 	[SC_EVENT_POST_RESTORE] = SC_WS_FAILED_AT_POST_RESTORE,
 };
 
-static void record_state(struct writer *w, enum sc_event event,
-			 const struct writer_event_reply *reply)
+void writer_events_next_state(enum sc_event event, bool ok, int failure,
+			      enum sc_writer_state *state, int *last_failure)
 {
-	if (reply->status != WRITER_EVENT_OK) {
-		w->state = state_failed[event];
-		w->failure = reply->failure;
+	if (!ok) {
+		*state = state_failed[event];
+		*last_failure = failure;
 		return;
 	}
 	/* A successful Abort does not hide an earlier failure (vss-model 4.6). */
-	if (event == SC_EVENT_ABORT && w->state >= SC_WS_FAILED_AT_IDENTIFY)
+	if (event == SC_EVENT_ABORT && *state >= SC_WS_FAILED_AT_IDENTIFY)
 		return;
-	w->state = state_after[event];
-	w->failure = 0;
+	*state = state_after[event];
+	*last_failure = failure; /* 0, or a code set without a veto (protocol.md §4.2) */
+}
+
+static void record_state(struct writer *w, enum sc_event event,
+			 const struct writer_event_reply *reply)
+{
+	writer_events_next_state(event, reply->status == WRITER_EVENT_OK, reply->failure,
+				 &w->state, &w->failure);
 }
 
 /* Unlink @e first and call back last, so the callback may do anything with
@@ -180,7 +188,7 @@ static void parse_answer(const struct writer *w, const struct wire_message *m,
 	}
 	if (success) {
 		ret->status = WRITER_EVENT_OK;
-		ret->failure = 0;
+		ret->failure = failure && strcmp(failure, "OK") != 0 ? writer_failure(failure) : 0;
 		ret->result = m->body;
 	} else if (failure) {
 		ret->failure = writer_failure(failure);

@@ -20,9 +20,9 @@ struct async_op {
 static const struct async_op async_ops[_ASYNC_KIND_MAX] = {
 	[ASYNC_GATHER_METADATA] = { "gather_writer_metadata", requester_metadata_done },
 	[ASYNC_GATHER_STATUS] = { "gather_writer_status", requester_status_done },
-	[ASYNC_PREPARE_FOR_BACKUP] = { "prepare_for_backup", requester_prepare_done },
+	[ASYNC_PREPARE_FOR_BACKUP] = { "prepare_for_backup", requester_backup_prepare_done },
 	[ASYNC_DO_SNAPSHOT_SET] = { "do_snapshot_set", NULL },
-	[ASYNC_BACKUP_COMPLETE] = { "backup_complete", requester_complete_done },
+	[ASYNC_BACKUP_COMPLETE] = { "backup_complete", requester_backup_complete_done },
 };
 
 int async_start(struct sc_requester *r, enum async_kind kind, struct sc_async **ret)

@@ -107,11 +107,12 @@ SC_EXPORT int sc_requester_prepare_for_backup(struct sc_requester *r, struct sc_
 	return 0;
 }
 
-int requester_prepare_done(struct sc_requester *r, int error, json_t *result)
+int requester_backup_prepare_done(struct sc_requester *r, int error, json_t *result)
 {
-	/* Only a failed PrepareForBackup lets free skip abort_backup (A10):
-	 * one that was cancelled may have reached writers. */
-	if (error != -SC_E_CANCELLED)
+	/* Only a PrepareForBackup that the service failed lets free skip
+	 * abort_backup (A10): one that was cancelled, or whose reply a broken
+	 * connection lost, may have reached writers. */
+	if (error == 0 || (error <= -SC_ERROR_BASE && error != -SC_E_CANCELLED))
 		r->prepares_unknown--;
 	if (error == 0)
 		r->prepared = true;
@@ -132,14 +133,14 @@ SC_EXPORT int sc_requester_backup_complete(struct sc_requester *r, struct sc_asy
 	return async_start(r, ASYNC_BACKUP_COMPLETE, ret);
 }
 
-int requester_complete_done(struct sc_requester *r, int error, json_t *result)
+int requester_backup_complete_done(struct sc_requester *r, int error, json_t *result)
 {
 	if (error == 0)
 		r->backup_ended = true;
 	return 0;
 }
 
-bool requester_must_abort(const struct sc_requester *r)
+bool requester_backup_must_abort(const struct sc_requester *r)
 {
 	return (r->prepared || r->prepares_unknown > 0) && !r->backup_ended;
 }

@@ -88,10 +88,10 @@ int requester_metadata_done(struct sc_requester *r, int error, json_t *result);
 int requester_status_done(struct sc_requester *r, int error, json_t *result);
 
 /* requester-backup.c */
-int requester_prepare_done(struct sc_requester *r, int error, json_t *result);
-int requester_complete_done(struct sc_requester *r, int error, json_t *result);
+int requester_backup_prepare_done(struct sc_requester *r, int error, json_t *result);
+int requester_backup_complete_done(struct sc_requester *r, int error, json_t *result);
 /* Whether sc_requester_free() must call abort_backup first. */
-bool requester_must_abort(const struct sc_requester *r);
+bool requester_backup_must_abort(const struct sc_requester *r);
 
 /* writer-info.c */
 int writer_info_new(json_t *doc, struct sc_writer_info **ret);
@@ -102,6 +102,6 @@ struct sc_writer_info *writer_info_free(struct sc_writer_info *wi);
  * (protocol.md §6.3), into new infos. */
 int snapshot_info_new(json_t *doc, struct sc_snapshot_info **ret);
 int snapshot_info_array_new(json_t *a, struct sc_snapshot_info ***ret, size_t *ret_n);
-int provider_info_array_new(json_t *a, struct sc_provider_info ***ret, size_t *ret_n);
+int snapshot_info_provider_array_new(json_t *a, struct sc_provider_info ***ret, size_t *ret_n);
 
 #endif

@@ -41,7 +41,7 @@ SC_EXPORT struct sc_requester *sc_requester_free(struct sc_requester *r)
 	/* A8/B18: a prepared backup that nothing ended is aborted, and we wait
 	 * for the service to say so.  If that fails there is nothing more to
 	 * do: the service aborts it too when the connection closes. */
-	if (requester_must_abort(r))
+	if (requester_backup_must_abort(r))
 		(void)sc_requester_abort_backup(r);
 	client_free(r->client); /* closing the connection ends the session */
 	metadata_clear(r);

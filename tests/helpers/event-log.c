@@ -28,7 +28,7 @@ int event_log_open(const char *path, int *ret_fd)
 	return 0;
 }
 
-static uint64_t now_usec(void)
+uint64_t event_log_now_usec(void)
 {
 	struct timespec ts;
 
@@ -92,7 +92,7 @@ void event_log_write(struct test_writer *tw, enum sc_event event,
 		return;
 	obj = json_pack("{s:s, s:i, s:s, s:I}", "event", sc_event_name(event), "pid",
 			(int)getpid(), "instance", tw->instance_id, "t",
-			(json_int_t)now_usec());
+			(json_int_t)event_log_now_usec());
 	if (obj && ev)
 		event_log_params(obj, ev);
 	line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;

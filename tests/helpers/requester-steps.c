@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * requester-steps.c - the steps of the test requester, one table entry and
- * one small function each, calling requester.h and describing the outcome
- * as JSON fields.  A later issue adds a step (prepare, do-snapshot, ...) by
- * adding an entry.  Printing and sequencing are test-requester.c's job.
+ * requester-steps.c - the steps of the test requester up to the snapshot
+ * set (session, writer selection, metadata, status, waiting on long
+ * operations), one table entry and one small function each, calling
+ * requester.h and describing the outcome as JSON fields.  The snapshot set's
+ * steps are in set-steps.c; printing and sequencing are test-requester.c's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 
 #define USEC_PER_MSEC 1000u
 
-static int parse_uint(const char *s, uint64_t max, uint64_t *ret)
+int requester_steps_parse_uint(const char *s, uint64_t max, uint64_t *ret)
 {
 	unsigned long long v;
 	char *end;
@@ -29,7 +30,7 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
-static json_t *json_id_string(const struct sc_id *id)
+json_t *requester_steps_id_json(const struct sc_id *id)
 {
 	char buf[SC_ID_STRING_MAX];
 
@@ -76,7 +77,7 @@ static int step_context(struct requester_run *run, const char *arg, json_t *out)
 	uint64_t n;
 
 	if (sc_context_from_name(arg, &context) < 0) {
-		if (parse_uint(arg, UINT32_MAX, &n) < 0)
+		if (requester_steps_parse_uint(arg, UINT32_MAX, &n) < 0)
 			return -EINVAL;
 		context = (uint32_t)n;
 	}
@@ -97,7 +98,7 @@ static int parse_backup_type(const char *word, enum sc_backup_type *ret)
 			*ret = (enum sc_backup_type)i;
 			return 0;
 		}
-	if (parse_uint(word, INT32_MAX, &n) < 0)
+	if (requester_steps_parse_uint(word, INT32_MAX, &n) < 0)
 		return -EINVAL;
 	*ret = (enum sc_backup_type)n;
 	return 0;
@@ -198,31 +199,32 @@ static int async_finish(struct requester_run *run, json_t *out)
 	return async_report(r, out) < 0 ? r : 0;
 }
 
-static int step_gather_async(struct requester_run *run, const char *arg, json_t *out)
+int requester_steps_long(struct requester_run *run,
+			 int (*start)(struct sc_requester *, struct sc_async **), bool wait,
+			 json_t *out)
 {
 	struct sc_async *a = NULL;
-	int r = sc_requester_gather_writer_metadata(run->r, &a);
+	int r = start(run->r, &a);
 
-	if (r >= 0)
-		async_keep(run, a);
-	return r;
+	if (r < 0)
+		return r;
+	async_keep(run, a);
+	return wait ? async_finish(run, out) : 0;
+}
+
+static int step_gather_async(struct requester_run *run, const char *arg, json_t *out)
+{
+	return requester_steps_long(run, sc_requester_gather_writer_metadata, false, out);
 }
 
 static int step_status_async(struct requester_run *run, const char *arg, json_t *out)
 {
-	struct sc_async *a = NULL;
-	int r = sc_requester_gather_writer_status(run->r, &a);
-
-	if (r >= 0)
-		async_keep(run, a);
-	return r;
+	return requester_steps_long(run, sc_requester_gather_writer_status, false, out);
 }
 
 static int step_gather(struct requester_run *run, const char *arg, json_t *out)
 {
-	int r = step_gather_async(run, arg, out);
-
-	return r < 0 ? r : async_finish(run, out);
+	return requester_steps_long(run, sc_requester_gather_writer_metadata, true, out);
 }
 
 /* wait[=MS]: the raw sc_async_wait() result (2 finished, 1 pending, ...). */
@@ -232,7 +234,7 @@ static int step_wait(struct requester_run *run, const char *arg, json_t *out)
 
 	if (!run->async)
 		return -EINVAL;
-	if (arg && parse_uint(arg, UINT64_MAX / USEC_PER_MSEC, &ms) < 0)
+	if (arg && requester_steps_parse_uint(arg, UINT64_MAX / USEC_PER_MSEC, &ms) < 0)
 		return -EINVAL;
 	return async_report(sc_async_wait(run->async, arg ? ms * USEC_PER_MSEC : UINT64_MAX),
 			    out);
@@ -288,6 +290,28 @@ static int metadata_one(struct requester_run *run, size_t index, bool walk, json
 	return *ret ? 0 : -EBADMSG; /* the library wrote something that is not JSON */
 }
 
+/* $WRITERi_INSTANCE, $WRITERi_CLASS and $WRITERi_NAME of the @i'th writer. */
+static int metadata_vars(struct requester_run *run, size_t i)
+{
+	const struct sc_writer_info *wi;
+	struct sc_id id;
+	char name[64];
+	int r;
+
+	if ((r = sc_requester_get_writer_metadata(run->r, i, &wi)) < 0)
+		return r;
+	sc_writer_info_get_instance_id(wi, &id);
+	snprintf(name, sizeof(name), "WRITER%zu_INSTANCE", i);
+	if ((r = requester_vars_set_id(run, name, &id)) < 0)
+		return r;
+	sc_writer_info_get_class_id(wi, &id);
+	snprintf(name, sizeof(name), "WRITER%zu_CLASS", i);
+	if ((r = requester_vars_set_id(run, name, &id)) < 0)
+		return r;
+	snprintf(name, sizeof(name), "WRITER%zu_NAME", i);
+	return requester_vars_set(run, name, sc_writer_info_get_name(wi));
+}
+
 static int metadata_all(struct requester_run *run, bool walk, json_t *out)
 {
 	_cleanup_json_ json_t *writers = json_array();
@@ -302,6 +326,10 @@ static int metadata_all(struct requester_run *run, bool walk, json_t *out)
 	for (size_t i = 0; i < n; i++) {
 		if ((r = metadata_one(run, i, walk, &doc)) < 0)
 			return r;
+		if ((r = metadata_vars(run, i)) < 0) {
+			json_decref(doc);
+			return r;
+		}
 		if (json_array_append_new(writers, doc) < 0)
 			return -ENOMEM;
 	}
@@ -325,7 +353,7 @@ static int step_metadata_get(struct requester_run *run, const char *arg, json_t 
 	uint64_t index;
 	int r;
 
-	if (parse_uint(arg, SIZE_MAX, &index) < 0)
+	if (requester_steps_parse_uint(arg, SIZE_MAX, &index) < 0)
 		return -EINVAL;
 	if ((r = metadata_one(run, index, false, &doc)) < 0)
 		return r;
@@ -344,7 +372,8 @@ static int status_one(struct requester_run *run, size_t index, json_t **ret)
 	if (r < 0)
 		return r;
 	*ret = json_pack("{s:o, s:o, s:s, s:i, s:s}", "instance_id",
-			 json_id_string(&instance_id), "class_id", json_id_string(&class_id),
+			 requester_steps_id_json(&instance_id), "class_id",
+			 requester_steps_id_json(&class_id),
 			 "name", name, "state", (int)state, "failure", sc_error_name(failure));
 	return *ret ? 0 : -ENOMEM;
 }
@@ -372,10 +401,8 @@ static int step_status_list(struct requester_run *run, const char *arg, json_t *
 
 static int step_status(struct requester_run *run, const char *arg, json_t *out)
 {
-	int r = step_status_async(run, arg, out);
+	int r = requester_steps_long(run, sc_requester_gather_writer_status, true, out);
 
-	if (r >= 0)
-		r = async_finish(run, out);
 	return r < 0 ? r : step_status_list(run, arg, out);
 }
 
@@ -386,7 +413,7 @@ static int step_sleep(struct requester_run *run, const char *arg, json_t *out)
 	struct timespec ts;
 	uint64_t ms;
 
-	if (parse_uint(arg, UINT32_MAX, &ms) < 0)
+	if (requester_steps_parse_uint(arg, UINT32_MAX, &ms) < 0)
 		return -EINVAL;
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000;
@@ -421,14 +448,18 @@ static const struct step steps[] = {
 	{ "status-list", STEP_ARG_NONE, true, step_status_list, "",
 	  "the last gather_writer_status as \"status\"" },
 	{ "wait", STEP_ARG_OPTIONAL, true, step_wait, "[=MS]",
-	  "sc_async_wait (rc 1 pending, 2 finished, 3 cancelled)" },
-	{ "query", STEP_ARG_NONE, true, step_query, "", "sc_async_query_status" },
+	  "sc_async_wait on the latest long operation (rc 1 pending, 2 finished,\n"
+	  "      3 cancelled)" },
+	{ "query", STEP_ARG_NONE, true, step_query, "",
+	  "sc_async_query_status of the latest long operation" },
 	{ "cancel", STEP_ARG_NONE, true, step_cancel, "",
-	  "sc_async_cancel (rc 0 cancelled now, 2 finished, 3 cancelled before)" },
+	  "sc_async_cancel of the latest long operation (rc 0 cancelled now,\n"
+	  "      2 finished, 3 cancelled before)" },
 	{ "metadata", STEP_ARG_NONE, true, step_metadata, "",
-	  "every writer's sc_writer_info_to_json() as \"writers\"" },
+	  "every writer's sc_writer_info_to_json() as \"writers\"; sets $WRITERi_INSTANCE,\n"
+	  "      $WRITERi_CLASS, $WRITERi_NAME (i from 0, in metadata order)" },
 	{ "metadata-api", STEP_ARG_NONE, true, step_metadata_api, "",
-	  "the same, rebuilt from the accessor functions" },
+	  "the same, rebuilt from the accessor functions (and the same variables)" },
 	{ "metadata-count", STEP_ARG_NONE, true, step_metadata_count, "",
 	  "get_writer_metadata_count as \"count\"" },
 	{ "metadata-get", STEP_ARG_REQUIRED, true, step_metadata_get, "=INDEX",
@@ -441,17 +472,22 @@ const struct step *requester_steps_find(const char *name)
 	for (size_t i = 0; i < ELEMENTSOF(steps); i++)
 		if (strcmp(steps[i].name, name) == 0)
 			return &steps[i];
-	return NULL;
+	return set_steps_find(name);
 }
 
 void requester_steps_help(void)
 {
+	printf("Steps of the session, the writers and long operations:\n");
 	for (size_t i = 0; i < ELEMENTSOF(steps); i++)
 		printf("  %s%s\n      %s\n", steps[i].name, steps[i].synopsis, steps[i].help);
+	set_steps_help();
 }
 
 void requester_steps_done(struct requester_run *run)
 {
 	run->async = sc_async_free(run->async);
 	run->r = sc_requester_free(run->r);
+	free(run->snapshots);
+	run->snapshots = NULL;
+	run->n_snapshots = 0;
 }

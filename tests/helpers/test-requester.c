@@ -4,8 +4,9 @@
  * the command line (or in a --script file) through the public requester.h,
  * printing exactly one JSON line per step on stdout:
  *   {"step":"gather","rc":0,"error":"OK", ...step data}
- * The steps themselves are in requester-steps.c; this file only parses,
- * sequences and prints.
+ * Step arguments may use $VARs that earlier steps set ($SET, $SNAP1, ...).
+ * The steps themselves are in requester-steps.c and set-steps.c; this file
+ * only parses, sequences and prints.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -95,31 +96,43 @@ static const struct step *plan_step(char *word, const char **ret_arg)
 	return NULL;
 }
 
-/* Run one step and print its line; returns its rc. */
-static int run_step(struct requester_run *run, const struct step *s, const char *arg)
+/* Finish the step's line @out with @rc and print it. */
+static int print_line(json_t *out, int rc, const char *message)
+{
+	json_object_set_new(out, "rc", json_integer(rc));
+	json_object_set_new(out, "error", json_string(sc_error_name(rc < 0 ? rc : 0)));
+	if (rc < 0)
+		json_object_set_new(out, "message", json_string(message));
+	if (json_dumpf(out, stdout, JSON_COMPACT) < 0 || putchar('\n') == EOF ||
+	    fflush(stdout) != 0)
+		return -EIO;
+	return rc;
+}
+
+/* Run one step (its argument's $VARs expanded now, when earlier steps have
+ * set them) and print its line; returns its rc. */
+static int run_step(struct requester_run *run, const struct step *s, const char *raw_arg)
 {
 	/* rc and error first, for people reading the lines; set again below. */
 	_cleanup_json_ json_t *out = json_pack("{s:s}", "step", s->name);
-	int rc;
+	_cleanup_free_ char *arg = NULL;
+	int rc = 0;
 
-	if (!out || (arg && json_object_set_new(out, "arg", json_string(arg)) < 0) ||
+	if (!out)
+		return -ENOMEM;
+	if (raw_arg && (rc = requester_vars_expand(run, raw_arg, &arg)) < 0) {
+		json_object_set_new(out, "arg", json_string(raw_arg));
+		return print_line(out, rc, "unset variable or lone '$' in the argument");
+	}
+	if ((arg && json_object_set_new(out, "arg", json_string(arg)) < 0) ||
 	    json_object_set_new(out, "rc", json_integer(0)) < 0 ||
 	    json_object_set_new(out, "error", json_string("OK")) < 0)
 		return -ENOMEM;
 	if (s->needs_requester && !run->r)
 		rc = sc_requester_new(run->socket_path, &run->r);
-	else
-		rc = 0;
 	if (rc >= 0)
 		rc = s->run(run, arg, out);
-	json_object_set_new(out, "rc", json_integer(rc));
-	json_object_set_new(out, "error", json_string(sc_error_name(rc < 0 ? rc : 0)));
-	if (rc < 0)
-		json_object_set_new(out, "message", json_string(sc_strerror(rc)));
-	if (json_dumpf(out, stdout, JSON_COMPACT) < 0 || putchar('\n') == EOF ||
-	    fflush(stdout) != 0)
-		return -EIO;
-	return rc;
+	return print_line(out, rc, sc_strerror(rc));
 }
 
 static void test_requester_help(void)
@@ -132,7 +145,13 @@ static void test_requester_help(void)
 	       "(one per line, '#' comments) run before the command-line ones.\n"
 	       "Exit status: 0 every step succeeded (rc >= 0), 1 some failed, 2 usage.\n"
 	       "\n"
-	       "Steps:\n");
+	       "Variables: steps store the ids they print ($SET, $SNAP1, $WRITER0_INSTANCE,\n"
+	       "... as each step says below) and a later step's ARG may use them: $NAME\n"
+	       "(letters, digits, '_') is replaced when that step runs, '$$' is a '$'.  An\n"
+	       "unset variable fails the step with EINVAL.  Quote them from the shell:\n"
+	       "  test-requester init gather metadata start-set add-volume=/srv \\\n"
+	       "      'props=$SNAP1' 'delete=$SET,set'\n"
+	       "\n");
 	requester_steps_help();
 }
 
@@ -202,5 +221,6 @@ int main(int argc, char **argv)
 		if (run_step(&run, steps[i], args[i]) < 0)
 			failed = true;
 	requester_steps_done(&run);
+	json_decref(run.vars);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

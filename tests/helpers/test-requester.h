@@ -2,7 +2,8 @@
 /*
  * test-requester.h - the test requester's state and its steps, shared by
  * test-requester.c (command line, script, one JSON line per step),
- * requester-steps.c (the step table) and metadata-walk.c.
+ * requester-steps.c (session, writers, long operations), set-steps.c (the
+ * snapshot set), requester-vars.c ($VAR) and metadata-walk.c.
  */
 #ifndef SC_TEST_REQUESTER_H
 #define SC_TEST_REQUESTER_H
@@ -16,6 +17,11 @@ struct requester_run {
 	const char *socket_path; /* NULL: the library's default */
 	struct sc_requester *r;  /* connected lazily by the first step that needs it */
 	struct sc_async *async;  /* the last long operation started */
+	struct sc_id *snapshots; /* added to this session's set, for do-snapshot */
+	size_t n_snapshots;
+	unsigned n_sets_run;      /* start-set successes of the whole run: $SETn */
+	unsigned n_snapshots_run; /* add-volume successes of the whole run: $SNAPn */
+	json_t *vars;             /* $VAR name -> string; lives across sessions */
 };
 
 enum step_arg {
@@ -39,6 +45,28 @@ struct step {
 const struct step *requester_steps_find(const char *name);
 void requester_steps_help(void);
 void requester_steps_done(struct requester_run *run);
+/* Helpers of every step file. */
+int requester_steps_parse_uint(const char *s, uint64_t max, uint64_t *ret);
+json_t *requester_steps_id_json(const struct sc_id *id);
+/* Start a long operation with @start and keep it as the current one; with
+ * @wait, wait for it too (0 and "async" when it ended, else its error). */
+int requester_steps_long(struct requester_run *run,
+			 int (*start)(struct sc_requester *, struct sc_async **), bool wait,
+			 json_t *out);
+
+/* set-steps.c */
+const struct step *set_steps_find(const char *name);
+void set_steps_help(void);
+/* "snapshots": the properties of the snapshots added to this session's set. */
+int set_steps_snapshots(struct requester_run *run, json_t *out);
+
+/* requester-vars.c */
+/* Set $@name to @value.  Returns 0 or -ENOMEM. */
+int requester_vars_set(struct requester_run *run, const char *name, const char *value);
+int requester_vars_set_id(struct requester_run *run, const char *name, const struct sc_id *id);
+/* @arg with each $NAME replaced by its value and $$ by $, malloc'd in *@ret.
+ * Returns 0, -ENOMEM, or -EINVAL for an unset variable or a lone '$'. */
+int requester_vars_expand(const struct requester_run *run, const char *arg, char **ret);
 
 /* metadata-walk.c */
 /* @wi as a metadata document built from the accessor functions alone. */

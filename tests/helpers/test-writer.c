@@ -202,6 +202,9 @@ static int test_writer_setup(struct test_writer *tw)
 	tw->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (tw->stop_fd < 0)
 		return test_writer_fail(-errno, "eventfd");
+	/* After the signal mask: the touch thread must not take SIGTERM either. */
+	if ((r = touch_start(tw)) < 0)
+		return test_writer_fail(r, "starting the touch thread");
 	return 0;
 }
 
@@ -229,6 +232,7 @@ int main(int argc, char **argv)
 		.level = SC_APP_BACK_END,
 		.log_fd = -1,
 		.stop_fd = -1,
+		.touches = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER },
 	};
 	int r;
 
@@ -236,6 +240,8 @@ int main(int argc, char **argv)
 	if (r == WRITER_OPTIONS_PROCEED)
 		r = test_writer_main(&tw);
 	tw.w = sc_writer_free(tw.w);
+	touch_done(&tw); /* after the writer: no handler can run any more */
+	free(tw.file_sets);
 	json_decref(tw.metadata);
 	closep(&tw.log_fd);
 	closep(&tw.stop_fd);

@@ -2,12 +2,13 @@
 /*
  * test-writer.h - the test writer's configuration and state, shared by its
  * files: test-writer.c (subscription, loop, signals), writer-options.c,
- * writer-behaviour.c (the handlers and their switches), event-log.c and
- * metadata-file.c.
+ * writer-behaviour.c (the handlers and their switches), event-log.c,
+ * metadata-file.c and touch.c.
  */
 #ifndef SC_TEST_WRITER_H
 #define SC_TEST_WRITER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,6 +23,25 @@ struct behaviour {
 	bool hang;           /* or never return */
 	bool fail;           /* or veto ... */
 	int failure;         /* ... with this -SC_E_WRITERERROR_* (0: none given) */
+};
+
+/* One --touch WHEN:FILE[=TEXT]: a file written at an event. */
+struct touch {
+	enum sc_event event;
+	bool after;       /* once the handler has returned, by the touch thread */
+	char *path;       /* malloc'd; TEXT, if given, follows in the same block */
+	const char *text; /* NULL: a JSON line saying when */
+	unsigned pending; /* "after" writes due; under touches.lock */
+};
+
+struct touches {
+	struct touch *list;
+	size_t n;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool started;  /* the thread runs (only if an "after" touch exists) */
+	bool stopping; /* under lock */
 };
 
 enum loop_mode {
@@ -40,6 +60,9 @@ struct test_writer {
 	int usage, source, level;
 	uint32_t freeze_timeout_ms;
 	const char *metadata_path;
+	const char **file_sets; /* --file-set PATH, one file-group component each */
+	size_t n_file_sets;
+	struct touches touches;
 	const char *log_path;
 	const char *ready_path;
 	bool print_ids;
@@ -68,8 +91,21 @@ int behaviour_install(struct test_writer *tw);
 
 /* event-log.c */
 int event_log_open(const char *path, int *ret_fd);
+/* CLOCK_MONOTONIC in microseconds: the "t" of the log lines. */
+uint64_t event_log_now_usec(void);
 void event_log_write(struct test_writer *tw, enum sc_event event,
 		     const struct sc_writer_event *ev);
+
+/* touch.c */
+/* Parse and keep one --touch argument: 0 or -EINVAL / -ENOMEM. */
+int touch_add(struct test_writer *tw, const char *arg);
+/* Start the thread of the "after" touches, if there are any. */
+int touch_start(struct test_writer *tw);
+/* Inside the handler of @event: write its touches now (@after false), or
+ * hand its "after" touches to the thread (@after true, the handler's last act). */
+void touch_event(struct test_writer *tw, enum sc_event event, bool after);
+/* Write what is still due, stop the thread, free the list. */
+void touch_done(struct test_writer *tw);
 
 /* metadata-file.c */
 int metadata_file_load(const char *path, json_t **ret);

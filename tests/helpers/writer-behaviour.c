@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * writer-behaviour.c - the test writer's handlers: log the event, then do
- * what the command line asked for that event, in this order: delay, crash
- * (SIGKILL), hang, veto.  Identify also rebuilds the --metadata document
- * through the builder API.  No option parsing and no loop here.
+ * what the command line asked for that event, in this order: touch, delay,
+ * crash (SIGKILL), hang, veto, and the touches due after the handler.
+ * Identify also rebuilds the --metadata document and adds the --file-set
+ * components through the builder API.  No option parsing and no loop here.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -30,11 +31,12 @@ static void behaviour_pause(struct test_writer *tw, uint64_t usec)
 	}
 }
 
-/* Delay, crash or hang as asked; returns whether the event should succeed. */
+/* Touch, delay, crash or hang as asked; returns whether the event should succeed. */
 static bool behaviour_run(struct test_writer *tw, enum sc_event event)
 {
 	const struct behaviour *b = &tw->behaviour[event];
 
+	touch_event(tw, event, false);
 	if (b->delay_usec > 0)
 		behaviour_pause(tw, b->delay_usec);
 	if (b->crash) {
@@ -48,23 +50,48 @@ static bool behaviour_run(struct test_writer *tw, enum sc_event event)
 	return !b->fail;
 }
 
+/* The --file-set components: file-set-1, file-set-2, ... */
+static int behaviour_file_sets(struct test_writer *tw, struct sc_writer_metadata *m)
+{
+	char name[32];
+	int r;
+
+	for (size_t i = 0; i < tw->n_file_sets; i++) {
+		snprintf(name, sizeof(name), "file-set-%zu", i + 1);
+		r = sc_writer_metadata_add_component(m, SC_CT_FILEGROUP, NULL, name,
+						     tw->file_sets[i], true, true, 0);
+		if (r < 0)
+			return r;
+		r = sc_writer_metadata_add_files(m, NULL, name, tw->file_sets[i], "*", true, 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static bool behaviour_metadata(struct test_writer *tw, struct sc_writer_metadata *m)
+{
+	int r = 0;
+
+	if (tw->metadata)
+		r = metadata_file_build(tw->metadata, m);
+	if (r >= 0)
+		r = behaviour_file_sets(tw, m);
+	if (r < 0)
+		fprintf(stderr, "test-writer: building the metadata: %s (%s)\n", sc_strerror(r),
+			sc_error_name(r));
+	return r >= 0;
+}
+
 static bool behaviour_identify(struct sc_writer *w, struct sc_writer_metadata *m, void *userdata)
 {
 	struct test_writer *tw = userdata;
-	int r;
+	bool ok;
 
 	event_log_write(tw, SC_EVENT_IDENTIFY, NULL);
-	if (!behaviour_run(tw, SC_EVENT_IDENTIFY))
-		return false;
-	if (!tw->metadata)
-		return true;
-	r = metadata_file_build(tw->metadata, m);
-	if (r < 0) {
-		fprintf(stderr, "test-writer: building the metadata: %s (%s)\n", sc_strerror(r),
-			sc_error_name(r));
-		return false;
-	}
-	return true;
+	ok = behaviour_run(tw, SC_EVENT_IDENTIFY) && behaviour_metadata(tw, m);
+	touch_event(tw, SC_EVENT_IDENTIFY, true); /* the handler's last act */
+	return ok;
 }
 
 static bool behaviour_event(struct sc_writer *w, const struct sc_writer_event *ev, void *userdata)
@@ -72,18 +99,16 @@ static bool behaviour_event(struct sc_writer *w, const struct sc_writer_event *e
 	struct test_writer *tw = userdata;
 	enum sc_event event = sc_writer_event_get_type(ev);
 	int failure = tw->behaviour[event].failure;
+	bool ok;
 	int r;
 
 	event_log_write(tw, event, ev);
-	if (behaviour_run(tw, event))
-		return true;
-	if (failure == 0)
-		return false;
-	r = sc_writer_set_failure(w, failure);
-	if (r < 0)
+	ok = behaviour_run(tw, event);
+	if (!ok && failure != 0 && (r = sc_writer_set_failure(w, failure)) < 0)
 		fprintf(stderr, "test-writer: sc_writer_set_failure(%s): %s (%s)\n",
 			sc_error_name(failure), sc_strerror(r), sc_error_name(r));
-	return false;
+	touch_event(tw, event, true); /* the handler's last act */
+	return ok;
 }
 
 int behaviour_install(struct test_writer *tw)

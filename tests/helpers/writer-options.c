@@ -27,6 +27,10 @@ static void test_writer_help(void)
 	       "  --usage N, --source N    VSS_USAGE_TYPE (default 3), VSS_SOURCE_TYPE (default 1)\n"
 	       "  --freeze-timeout-ms N    freeze window (default: the library's, 60000)\n"
 	       "  --metadata FILE          JSON metadata (protocol.md 4.2) rebuilt at Identify\n"
+	       "  --file-set PATH          one more file-group component, 'file-set-N' (N from\n"
+	       "                           1 in option order, logical path \"\"), holding\n"
+	       "                           every file below PATH (filespec *, recursive);\n"
+	       "                           may repeat; with or without --metadata\n"
 	       "  --log FILE               append one JSON line per event received (one\n"
 	       "                           write()): \"event\", \"pid\", \"instance\", \"t\"\n"
 	       "                           (CLOCK_MONOTONIC usec); events other than identify\n"
@@ -45,7 +49,15 @@ static void test_writer_help(void)
 	       "  --delay EVENT:MS         sleep MS milliseconds first\n"
 	       "  --hang EVENT             never answer\n"
 	       "  --crash EVENT            SIGKILL itself (after logging the event)\n"
-	       "Order inside a handler: log, delay, crash, hang, fail.\n"
+	       "  --touch WHEN:FILE[=TEXT] write FILE (created or truncated, then fsync'd)\n"
+	       "                           with TEXT, or by default one JSON line\n"
+	       "                           {\"touch\":WHEN,\"pid\",\"instance\",\"t\"} (t as in\n"
+	       "                           --log).  WHEN is EVENT (inside the handler) or\n"
+	       "                           EVENT-after (by another thread, just after the\n"
+	       "                           handler has returned); e.g. freeze:/mnt/v/a,\n"
+	       "                           thaw-after:/mnt/v/b.  Failures go to stderr only\n"
+	       "Order inside a handler: log, touch, delay, crash, hang, fail; then the\n"
+	       "EVENT-after touches (unless it crashed or hangs).\n"
 	       "\n"
 	       "SIGTERM/SIGINT: unsubscribe and exit 0 (inside a delay or hang: exit 0 at once).\n"
 	       "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n");
@@ -84,7 +96,8 @@ static int parse_event(const char *arg, struct behaviour **ret, const char **ret
 enum {
 	OPT_SOCKET = 0x100, OPT_CLASS, OPT_NAME, OPT_INSTANCE_NAME, OPT_LEVEL, OPT_USAGE,
 	OPT_SOURCE, OPT_FREEZE_TIMEOUT, OPT_METADATA, OPT_LOG, OPT_READY, OPT_PRINT_IDS,
-	OPT_SUBSCRIBE_TWICE, OPT_LOOP, OPT_FAIL, OPT_DELAY, OPT_HANG, OPT_CRASH,
+	OPT_SUBSCRIBE_TWICE, OPT_LOOP, OPT_FAIL, OPT_DELAY, OPT_HANG, OPT_CRASH, OPT_FILE_SET,
+	OPT_TOUCH,
 };
 
 /* ERROR of --fail: absent, "none" or an error name (any: the library judges). */
@@ -178,7 +191,18 @@ static int option_number(const char *arg, int *ret)
 	return 0;
 }
 
-/* One option with an argument; returns 0 or -EINVAL. */
+static int option_file_set(struct test_writer *tw, const char *arg)
+{
+	const char **sets = reallocarray(tw->file_sets, tw->n_file_sets + 1, sizeof(*sets));
+
+	if (!sets)
+		return -ENOMEM;
+	tw->file_sets = sets;
+	sets[tw->n_file_sets++] = arg;
+	return *arg ? 0 : -EINVAL;
+}
+
+/* One option with an argument; returns 0, or < 0 for a bad argument. */
 static int option_apply(struct test_writer *tw, int opt, const char *arg)
 {
 	uint64_t n;
@@ -218,6 +242,10 @@ static int option_apply(struct test_writer *tw, int opt, const char *arg)
 		return 0;
 	case OPT_LOOP:
 		return option_loop(arg, &tw->loop);
+	case OPT_FILE_SET:
+		return option_file_set(tw, arg);
+	case OPT_TOUCH:
+		return touch_add(tw, arg);
 	default:
 		return option_behaviour(tw, opt, arg);
 	}
@@ -245,6 +273,8 @@ int writer_options_parse(int argc, char **argv, struct test_writer *tw)
 		{ "delay", required_argument, NULL, OPT_DELAY },
 		{ "hang", required_argument, NULL, OPT_HANG },
 		{ "crash", required_argument, NULL, OPT_CRASH },
+		{ "file-set", required_argument, NULL, OPT_FILE_SET },
+		{ "touch", required_argument, NULL, OPT_TOUCH },
 		{}
 	};
 	int c;

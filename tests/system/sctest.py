@@ -8,7 +8,6 @@ Waiting is always polling against a deadline (wait_until), never a fixed
 sleep.  Deadlines are multiplied by $SHADOWCOPY_TIME_SCALE (the sanitizer
 build is slower)."""
 
-import errno
 import json
 import os
 import shutil
@@ -32,8 +31,6 @@ TEST_REQUESTER = BUILD / "tests" / "helpers" / "test-requester"
 # Small service deadlines so that the tests of timeouts stay quick.
 HANDSHAKE_MS = 1000
 IDENTIFY_MS = 2000
-
-NULL_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def scaled(seconds):
@@ -277,19 +274,12 @@ class RequesterResult:
 
     def step(self, name, nth=0):
         """The @nth output line of step @name ("gather", "metadata-get")."""
-        found = [l for l in self.lines if step_name(l.get("step", "")) == name]
+        found = [l for l in self.lines if l.get("step") == name]
         assert len(found) > nth, f"no output for step {name!r} (#{nth}): {self.stdout}"
         return found[nth]
 
-    def errors(self):
-        return [(l.get("step"), l.get("error")) for l in self.lines]
-
     def __repr__(self):
         return f"<requester rc={self.rc} out={self.stdout!r} err={self.stderr!r}>"
-
-
-def step_name(step):
-    return step.split("=", 1)[0]
 
 
 class Env:
@@ -308,7 +298,7 @@ class Env:
         self.procs = Processes()
         self.daemon = None
         self.daemon_runs = 0
-        self.daemon_expect_exit = None  # set by a test that ends the daemon on purpose
+        self.daemon_may_exit = False  # set by a test that ends the daemon on purpose
         self.writers = []
         self.counter = 0
 
@@ -443,7 +433,3 @@ class Env:
     def cleanup(self):
         self.procs.stop_all()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def is_connection_refused(exc):
-    return isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.ENOENT)

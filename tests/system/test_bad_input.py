@@ -321,3 +321,29 @@ def test_requester_gone_during_gather(env):
         r = d.call("gather_writer_metadata", timeout=10)
         assert r["result"]["writers"] == []
     assert_serving(env)
+
+
+def test_event_from_a_client(env):
+    """Only the service sends events: an event from a client is refused with
+    INVALID_MESSAGE (its id named) and the connection stays open."""
+    with env.raw("writer") as c:
+        c.send({"id": 3, "event": "identify", "params": {}})
+        r = c.recv()
+        assert r["id"] == 3 and error_name(r) == "INVALID_MESSAGE", r
+        assert error_name(c.call("unsubscribe")) == "BAD_STATE"
+    assert_serving(env)
+
+
+@pytest.mark.parametrize("role", ["writer", "requester"])
+def test_stray_replies_ignored(env, role):
+    """A reply to no event the service sent (unknown id, null id, or from a
+    requester) is ignored: no answer, and the connection goes on."""
+    with env.raw(role) as c:
+        c.send({"id": 999, "result": {"success": True}})
+        c.send({"id": None, "error": {"name": "UNEXPECTED", "code": "0x80042302",
+                                      "message": "x"}})
+        c.send({"id": 0, "result": {"success": False}})
+        # The next reply on this connection is the one to this call.
+        r = c.call("unsubscribe" if role == "writer" else "list_writers")
+        assert r["id"] == c.next_id - 1, r
+    assert_serving(env)

@@ -4,10 +4,11 @@ restarted service sees its writers come back with the same ids (the library
 reconnects by itself, in every loop mode)."""
 
 import signal
+import time
 
 import pytest
 
-from sctest import new_class_id, wait_until
+from sctest import new_class_id, scaled, wait_until
 from test_identify import SMALL_METADATA
 
 
@@ -79,3 +80,19 @@ def test_writer_started_before_service(env_nostart):
     wait_until(lambda: w.proc.poll() is not None, 10, "the writer to give up")
     assert w.proc.returncode != 0
     assert w.stderr().strip()
+
+
+def test_stop_during_gather(env):
+    """SIGTERM while a gather waits for a hung writer: the daemon exits 0 at
+    once, and the requester gets an error instead of waiting forever."""
+    hung = env.start_writer(name="Hung", hang="identify")
+    hung.expect_clean_exit = False
+    with env.raw("requester") as c:
+        assert "result" in c.call("initialize_for_backup", {"document": None})
+        c.request("gather_writer_metadata")
+        wait_until(lambda: hung.event_names() == ["identify"], 5, "Identify to reach the writer")
+        start = time.monotonic()
+        assert env.stop_daemon() == 0
+        assert time.monotonic() - start < scaled(1.5)
+        env.daemon_may_exit = True
+        assert c.closed_within(5)

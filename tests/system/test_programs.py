@@ -76,7 +76,7 @@ def test_daemon_clean_exit(env, sig):
     """SIGTERM and SIGINT end the daemon with status 0, writers connected."""
     w = env.start_writer()
     assert env.stop_daemon(sig) == 0
-    env.daemon_expect_exit = 0
+    env.daemon_may_exit = True
     assert w.stop() == 0  # a writer whose service went away still stops cleanly
 
 
@@ -154,3 +154,14 @@ def test_global_options_after_command(env):
     p = run(SHADOWCOPY, "writers", "--json", "--socket", env.socket)
     assert p.returncode == 0, p.stderr
     assert '"Late options"' in p.stdout
+
+
+def test_daemon_raises_open_file_limit(env):
+    """At start the daemon raises its open-file limit to the hard limit."""
+    for line in open(f"/proc/{env.daemon.pid}/limits"):
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            assert soft == hard, line
+            break
+    else:
+        raise AssertionError("no 'Max open files' in /proc/PID/limits")

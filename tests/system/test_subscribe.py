@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from sctest import TEST_REQUESTER, error_name, new_class_id, wait_until
+from sctest import TEST_REQUESTER, error_name, new_class_id, scaled, wait_until
 from test_identify import SMALL_METADATA, split_identity
 
 
@@ -141,13 +141,17 @@ def test_subscribe_accepts_uppercase_and_braces(env):
 
 
 def start_requester(env, *steps):
-    return subprocess.Popen([str(TEST_REQUESTER), "--socket", str(env.socket), *steps],
+    """A test requester running in the background (stopped at teardown if
+    it is still running then)."""
+    proc = subprocess.Popen([str(TEST_REQUESTER), "--socket", str(env.socket), *steps],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL)
+    env.procs.procs.append(proc)
+    return proc
 
 
 def requester_output(proc):
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=scaled(30))
     lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     return {l["step"]: l for l in lines}, err
 
@@ -160,16 +164,11 @@ def raw_identify(env, answer):
     with env.raw("writer") as c:
         assert "result" in c.call("subscribe", params)
         proc = start_requester(env, "init", "gather", "metadata")
-        try:
-            ev = c.recv(timeout=10)
-            assert ev is not None and ev.get("event") == "identify", ev
-            assert isinstance(ev["id"], int)
-            c.send({"id": ev["id"], **answer})
-            steps, err = requester_output(proc)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        ev = c.recv(timeout=10)
+        assert ev is not None and ev.get("event") == "identify", ev
+        assert isinstance(ev["id"], int)
+        c.send({"id": ev["id"], **answer})
+        steps, _ = requester_output(proc)
     return steps, params
 
 

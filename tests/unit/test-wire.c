@@ -135,6 +135,52 @@ static void test_partial_writes(void **state)
 	assert_true(json_equal(got, msg));
 }
 
+/* Nothing read yet: no message, and no access to a buffer that is not there. */
+static void test_next_before_read(void **state)
+{
+	struct pair *p = *state;
+	json_t *j = NULL;
+
+	assert_int_equal(wire_next(&p->rx, &j), 0);
+	assert_int_equal(wire_next(&p->rx, &j), 0);
+	assert_null(j);
+}
+
+/* Send @msg through the pair, however big, and return what the reader got. */
+static json_t *pump(struct pair *p, json_t *msg)
+{
+	json_t *got = NULL;
+	int r;
+
+	assert_int_equal(wire_queue(&p->tx, msg), 0);
+	while (wire_flush(&p->tx) == 1)
+		assert_true(read_some(&p->rx) > 0);
+	while ((r = wire_next(&p->rx, &got)) == 0)
+		assert_true(read_some(&p->rx) > 0);
+	assert_int_equal(r, 1);
+	return got;
+}
+
+/* After a big message the reader may give its buffer back; asking for the
+ * next message must still just say "none yet", and the stream goes on. */
+static void test_next_after_big_message(void **state)
+{
+	struct pair *p = *state;
+	_cleanup_free_ char *text = object_of_length(2 * 1024 * 1024);
+	_cleanup_json_ json_t *big = json_loads(text, 0, NULL);
+	_cleanup_json_ json_t *small = json_pack("{s:i, s:{}}", "id", 1, "result");
+	_cleanup_json_ json_t *got_big = NULL, *got_small = NULL;
+	json_t *none = NULL;
+
+	assert_non_null(big);
+	got_big = pump(p, big);
+	assert_true(json_equal(got_big, big));
+	assert_int_equal(wire_next(&p->rx, &none), 0);
+	assert_null(none);
+	got_small = pump(p, small);
+	assert_true(json_equal(got_small, small));
+}
+
 static void test_partial_reads(void **state)
 {
 	struct pair *p = *state;
@@ -514,6 +560,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		PAIR_TEST(test_queue_flush_read),
 		PAIR_TEST(test_partial_writes),
+		PAIR_TEST(test_next_before_read),
+		PAIR_TEST(test_next_after_big_message),
 		PAIR_TEST(test_partial_reads),
 		PAIR_TEST(test_several_in_one_read),
 		PAIR_TEST(test_bad_line_then_good),

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * worker.c - work that may block (provider calls, resolving paths) run on a
+ * thread of its own, one thread per job, so that nothing waits behind
+ * anything else; the finished job comes back to the event loop through a
+ * pipe and its done function runs there.  It knows nothing about the work.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <systemd/sd-event.h>
+
+#include "daemon.h"
+#include "log.h"
+
+/* How long an exiting service waits for jobs still running. */
+#define WORKER_EXIT_WAIT_MSEC 5000
+
+static void *worker_thread(void *userdata)
+{
+	struct worker_job *j = userdata;
+	ssize_t n;
+
+	j->run(j);
+	/* A pointer is far below PIPE_BUF: the write is atomic, and the
+	 * write end blocks, so the loop gets every job back. */
+	do
+		n = write(j->daemon->worker_pipe[1], &j, sizeof(j));
+	while (n < 0 && errno == EINTR);
+	return NULL;
+}
+
+static void worker_deliver(struct daemon *d, struct worker_job *j)
+{
+	d->n_jobs--;
+	j->done(j);
+}
+
+/* Read every finished job the pipe holds; -EAGAIN when it is empty. */
+static int worker_read(struct daemon *d)
+{
+	struct worker_job *jobs[64];
+	ssize_t n;
+
+	n = read(d->worker_pipe[0], jobs, sizeof(jobs));
+	if (n < 0)
+		return -errno;
+	if (n == 0 || n % sizeof(jobs[0]) != 0)
+		return -EIO; /* only we write there, whole pointers */
+	for (size_t i = 0; i < (size_t)n / sizeof(jobs[0]); i++)
+		worker_deliver(d, jobs[i]);
+	return 0;
+}
+
+static int worker_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r;
+
+	do
+		r = worker_read(d);
+	while (r >= 0);
+	if (r != -EAGAIN && r != -EINTR)
+		log_error_errno(r, "Failed to read finished jobs");
+	return 0;
+}
+
+int worker_setup(struct daemon *d)
+{
+	int r;
+
+	if (pipe2(d->worker_pipe, O_CLOEXEC) < 0)
+		return log_error_errno(errno, "Failed to create the worker pipe");
+	if (fcntl(d->worker_pipe[0], F_SETFL, O_NONBLOCK) < 0)
+		return log_error_errno(errno, "Failed to set up the worker pipe");
+	r = sd_event_add_io(d->event, &d->worker_io, d->worker_pipe[0], EPOLLIN, worker_on_io, d);
+	if (r < 0)
+		return log_error_errno(r, "Failed to watch the worker pipe");
+	return 0;
+}
+
+/* At exit: the jobs still running get a few seconds to finish, so that
+ * their done functions free what they hold.  One that does not finish is
+ * left to the process exit; its pipe stays open so that its last write
+ * never meets a closed pipe. */
+void worker_teardown(struct daemon *d)
+{
+	struct pollfd p = { .fd = d->worker_pipe[0], .events = POLLIN };
+
+	d->worker_io = sd_event_source_disable_unref(d->worker_io);
+	if (d->worker_pipe[0] < 0)
+		return;
+	while (d->n_jobs > 0 && poll(&p, 1, WORKER_EXIT_WAIT_MSEC) > 0)
+		(void)worker_read(d); /* -EAGAIN on a spurious wake-up */
+	if (d->n_jobs > 0) {
+		log_warning("%u provider or file system calls still running at exit", d->n_jobs);
+		return;
+	}
+	(void)close(d->worker_pipe[0]);
+	(void)close(d->worker_pipe[1]);
+	d->worker_pipe[0] = d->worker_pipe[1] = -1;
+}
+
+int worker_start(struct daemon *d, struct worker_job *j)
+{
+	pthread_attr_t attr;
+	sigset_t all, saved;
+	pthread_t t;
+	int r;
+
+	j->daemon = d;
+	r = pthread_attr_init(&attr);
+	if (r != 0)
+		return -r;
+	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED); /* valid value */
+	/* Signals belong to the loop's signalfd: the thread starts with all
+	 * of them blocked. */
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &saved); /* valid arguments */
+	r = pthread_create(&t, &attr, worker_thread, j);
+	(void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	(void)pthread_attr_destroy(&attr);
+	if (r != 0)
+		return -r;
+	d->n_jobs++;
+	return 0;
+}
+
+void worker_abandon(struct worker_job *j, void (*release)(void *), void *release_data)
+{
+	j->abandoned = true;
+	j->release = release;
+	j->release_data = release_data;
+}
