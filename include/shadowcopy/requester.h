@@ -52,6 +52,15 @@ SC_EXPORT int sc_requester_new(const char *socket_path, struct sc_requester **re
 /**
  * sc_requester_free - end the session and free @r (VSS's Release).  Accepts
  * NULL; returns NULL.  Asyncs of @r must be freed first.
+ *
+ * It carries the requester's duty of vss-model A8/B18: if prepare_for_backup
+ * succeeded (or its outcome is unknown: its async was freed before the reply,
+ * cancelled, or lost with the connection) and neither backup_complete
+ * succeeded nor abort_backup returned 0 since, free first calls abort_backup
+ * and waits for its reply, at most 30 s.  Otherwise - prepare_for_backup never
+ * called, or failed - it sends no abort and only closes the connection (A10,
+ * A11).  Closing makes the service send BackupShutdown to the session's
+ * writers and delete its auto-release snapshots.
  */
 SC_EXPORT struct sc_requester *sc_requester_free(struct sc_requester *r);
 
@@ -160,7 +169,9 @@ SC_EXPORT int sc_requester_start_snapshot_set(struct sc_requester *r, struct sc_
 /**
  * sc_requester_add_to_snapshot_set - AddToSnapshotSet: the volume holding
  * @path, snapshotted by the provider @provider_id (NULL or null id: the
- * service chooses).  The new snapshot id in *@ret.  Returns 0,
+ * service chooses).  @path must be absolute (-EINVAL otherwise: a relative
+ * path would be resolved in the service's directory).  The new snapshot id in
+ * *@ret.  Returns 0,
  * -SC_E_BAD_STATE (T13), -SC_E_MAXIMUM_NUMBER_OF_VOLUMES_REACHED (T14),
  * -SC_E_OBJECT_NOT_FOUND (T15), -SC_E_PROVIDER_NOT_REGISTERED (T16),
  * -SC_E_VOLUME_NOT_SUPPORTED, -SC_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER (T17),
@@ -174,8 +185,10 @@ SC_EXPORT int sc_requester_add_to_snapshot_set(struct sc_requester *r, const cha
  * part.  sc_requester_do_snapshot_set - DoSnapshotSet: PrepareForSnapshot,
  * Freeze, the providers' commit, Thaw, PostSnapshot.
  * sc_requester_backup_complete - BackupComplete.  Each returns 0 and the
- * operation in *@ret, or -SC_E_BAD_STATE; the operation's own result comes
- * from sc_async_wait().
+ * operation in *@ret, -EINVAL, or -errno if the request could not be sent;
+ * every other result, -SC_E_BAD_STATE for a call out of order included, comes
+ * from sc_async_wait() (the service checks the order when the operation
+ * starts).
  */
 SC_EXPORT int sc_requester_prepare_for_backup(struct sc_requester *r, struct sc_async **ret);
 SC_EXPORT int sc_requester_do_snapshot_set(struct sc_requester *r, struct sc_async **ret);
@@ -226,8 +239,10 @@ SC_EXPORT int sc_requester_query_providers(struct sc_requester *r,
  * sc_requester_delete_snapshots - DeleteSnapshots: a snapshot or a whole set,
  * members one by one, stopping at the first failure.  Whatever the result,
  * *@ret_deleted counts the snapshots deleted and *@ret_non_deleted is the
- * failing snapshot (null id on success) (T52).  Returns 0, the first failure,
- * or -SC_E_OBJECT_NOT_FOUND for an unknown id (T53).
+ * failing snapshot (null id on success) (T52); both must not be NULL
+ * (-EINVAL), and on errors before any deletion they are 0 and the null id.
+ * Returns 0, the first failure, or -SC_E_OBJECT_NOT_FOUND for an unknown id
+ * (T53).
  */
 SC_EXPORT int sc_requester_delete_snapshots(struct sc_requester *r, const struct sc_id *id,
 					    enum sc_object_type type, bool force,
@@ -254,6 +269,10 @@ SC_EXPORT uint32_t sc_snapshot_info_get_count(const struct sc_snapshot_info *si)
  * image file, without a trailing slash. */
 SC_EXPORT const char *sc_snapshot_info_get_location(const struct sc_snapshot_info *si);
 SC_EXPORT const char *sc_snapshot_info_get_original_volume(const struct sc_snapshot_info *si);
+/* The root of the volume the location mirrors (the btrfs subvolume holding the
+ * path given): a file's path in the snapshot is the location followed by its
+ * path below this root. */
+SC_EXPORT const char *sc_snapshot_info_get_volume_root(const struct sc_snapshot_info *si);
 SC_EXPORT const char *sc_snapshot_info_get_provider_name(const struct sc_snapshot_info *si);
 SC_EXPORT uint32_t sc_snapshot_info_get_context(const struct sc_snapshot_info *si);
 /* SC_ATTR_* mask (context bits included). */

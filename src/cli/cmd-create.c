@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <shadowcopy/requester.h>
 
@@ -142,7 +143,7 @@ static int create_long(struct create *c, int (*start)(struct sc_requester *, str
 	if (r < 0)
 		return r;
 	r = sc_async_wait(a, CREATE_WAIT_USEC);
-	a = sc_async_free(a);
+	sc_async_free(a);
 	if (r == SC_ASYNC_PENDING)
 		return -ETIMEDOUT; /* it goes on in the service until the abort */
 	if (r == SC_ASYNC_CANCELLED)
@@ -200,6 +201,20 @@ static int create_begin(struct create *c)
 	return 0;
 }
 
+/* @path made absolute against the working directory, without resolving
+ * links: the service resolves it, and answers OBJECT_NOT_FOUND if it is gone. */
+static int absolute_path(const char *path, char **ret)
+{
+	_cleanup_free_ char *cwd = NULL;
+
+	if (path[0] == '/')
+		return (*ret = strdup(path)) ? 0 : -ENOMEM;
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return -errno;
+	return asprintf(ret, "%s/%s", cwd, path) < 0 ? -ENOMEM : 0;
+}
+
 /* The set itself: start, add each volume, prepare, commit. */
 static int create_snapshot_set(struct create *c)
 {
@@ -210,8 +225,12 @@ static int create_snapshot_set(struct create *c)
 	if ((r = sc_requester_start_snapshot_set(c->r, &c->set_id)) < 0)
 		return create_fail(c, r, "cannot start a snapshot set");
 	for (size_t i = 0; i < o->n_paths; i++) {
-		r = sc_requester_add_to_snapshot_set(c->r, o->paths[i], provider,
-						     &c->snapshot_ids[i]);
+		_cleanup_free_ char *path = NULL;
+
+		r = absolute_path(o->paths[i], &path);
+		if (r >= 0)
+			r = sc_requester_add_to_snapshot_set(c->r, path, provider,
+							     &c->snapshot_ids[i]);
 		if (r < 0)
 			return create_fail(c, r, "cannot add '%s' to the snapshot set",
 					   o->paths[i]);
@@ -291,7 +310,7 @@ static int create_snapshots(struct create *c, json_t *snapshots)
 static int create_check_writers(json_t *writers)
 {
 	int status = CLI_EXIT_OK;
-	const char *failure;
+	const char *failure, *state_name;
 	json_int_t state;
 	json_t *w;
 	size_t i;
@@ -301,10 +320,11 @@ static int create_check_writers(json_t *writers)
 		if (state != SC_WS_UNKNOWN && state < SC_WS_FAILED_AT_IDENTIFY)
 			continue;
 		failure = json_string_value(json_object_get(w, "failure"));
+		state_name = sc_writer_state_name((enum sc_writer_state)state);
 		fprintf(stderr, "shadowcopy: writer '%s': %s: %s (%s)\n",
 			json_string_value(json_object_get(w, "name")),
-			sc_writer_state_name((enum sc_writer_state)state),
-			sc_strerror(sc_error_from_name(failure)), failure);
+			state_name ? state_name : "UNKNOWN", sc_strerror(sc_error_from_name(failure)),
+			failure);
 		status = CLI_EXIT_FAILED;
 	}
 	return status;

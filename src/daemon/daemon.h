@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * daemon.h - shadowcopyd's internal types, and the prototypes of each of its
- * files.  Everything runs on one sd-event loop: nothing here is thread-safe,
- * and no callback is ever called from inside the call that registered it.
+ * files.  Everything runs on one sd-event loop, except the run function of a
+ * worker job (worker.c), which touches only its job: nothing here is
+ * thread-safe, and no callback is ever called from inside the call that
+ * registered it.
  */
 #ifndef SC_DAEMON_H
 #define SC_DAEMON_H

@@ -122,17 +122,12 @@ static int call_group_switched(const struct testing *t, enum provider_step step,
 
 int provider_call_delete(const struct testing *t, const struct sc_provider *p,
 			 const struct sc_provider_volume *volume, const struct sc_id *id,
-			 const char *location, uint64_t *ret_usec)
+			 const char *location)
 {
-	uint64_t start = now_usec();
-	int r;
-
 	testing_delay(t, PROVIDER_DELETE);
-	r = t->fail[PROVIDER_DELETE];
-	if (r == 0)
-		r = p->delete_snapshot(volume, id, location);
-	*ret_usec = now_usec() - start;
-	return r;
+	if (t->fail[PROVIDER_DELETE])
+		return t->fail[PROVIDER_DELETE];
+	return p->delete_snapshot(volume, id, location);
 }
 
 static void step_run(struct worker_job *job)

@@ -50,7 +50,7 @@ int provider_error(enum provider_step step, int r);
 /* On a worker thread: delete one committed snapshot, through the switches. */
 int provider_call_delete(const struct testing *t, const struct sc_provider *p,
 			 const struct sc_provider_volume *volume, const struct sc_id *id,
-			 const char *location, uint64_t *ret_usec);
+			 const char *location);
 /* Run @step for @groups (abort: only the prepared ones) on a worker thread;
  * @callback runs on the loop.  On failure nothing runs. */
 int provider_step_start(struct daemon *d, enum provider_step step, struct provider_group *groups,

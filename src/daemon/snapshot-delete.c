@@ -89,14 +89,13 @@ int delete_job_add(struct delete_job *j, const struct catalog_snapshot *row)
 static int delete_one(const struct testing *t, struct delete_item *it)
 {
 	const struct sc_provider *p = providers_find_by_name(it->provider);
-	uint64_t usec;
 	int r;
 
 	if (!p)
 		return -SC_E_PROVIDER_NOT_REGISTERED;
 	if (!it->location)
 		return 0; /* begin_prepare never said where: nothing was made */
-	r = provider_call_delete(t, p, &it->volume, &it->id, it->location, &usec);
+	r = provider_call_delete(t, p, &it->volume, &it->id, it->location);
 	if (r == -SC_E_OBJECT_NOT_FOUND)
 		return 0; /* gone already: what a delete wants */
 	return provider_error(PROVIDER_DELETE, r);

@@ -69,7 +69,9 @@ void writer_events_next_state(enum sc_event event, bool ok, int failure,
 	if (event == SC_EVENT_ABORT && *state >= SC_WS_FAILED_AT_IDENTIFY)
 		return;
 	*state = state_after[event];
-	*last_failure = failure; /* 0, or a code set without a veto (protocol.md §4.2) */
+	/* 0, or a code set without a veto (protocol.md §4.2); never one set
+	 * in Identify (T58). */
+	*last_failure = event == SC_EVENT_IDENTIFY ? 0 : failure;
 }
 
 static void record_state(struct writer *w, enum sc_event event,

@@ -39,7 +39,9 @@ int async_start(struct sc_requester *r, enum async_kind kind, struct sc_async **
 		free(a);
 		return k;
 	}
-	*a = (struct sc_async){ .requester = r, .kind = kind, .id = id, .status = SC_ASYNC_PENDING };
+	*a = (struct sc_async){
+		.requester = r, .kind = kind, .id = id, .status = SC_ASYNC_PENDING
+	};
 	*ret = a;
 	return 0;
 }

@@ -19,6 +19,7 @@ struct sc_snapshot_info {
 	uint32_t count;
 	const char *location;
 	const char *original_volume;
+	const char *volume_root;
 	const char *provider;
 	uint32_t context;
 	uint32_t attributes;
@@ -45,6 +46,7 @@ static int parse_snapshot(struct sc_snapshot_info *si)
 	    (k = json_get_int(si->doc, "count", true, 0, UINT32_MAX, &count)) < 0 ||
 	    (k = json_get_string(si->doc, "location", true, &si->location)) < 0 ||
 	    (k = json_get_string(si->doc, "original_volume", true, &si->original_volume)) < 0 ||
+	    (k = json_get_string(si->doc, "volume_root", true, &si->volume_root)) < 0 ||
 	    (k = json_get_string(si->doc, "provider", true, &si->provider)) < 0 ||
 	    (k = json_get_string(si->doc, "context", true, &context)) < 0 ||
 	    (k = json_get_int(si->doc, "attributes", true, 0, UINT32_MAX, &attributes)) < 0 ||
@@ -212,6 +214,11 @@ SC_EXPORT const char *sc_snapshot_info_get_location(const struct sc_snapshot_inf
 SC_EXPORT const char *sc_snapshot_info_get_original_volume(const struct sc_snapshot_info *si)
 {
 	return si ? si->original_volume : "";
+}
+
+SC_EXPORT const char *sc_snapshot_info_get_volume_root(const struct sc_snapshot_info *si)
+{
+	return si ? si->volume_root : "";
 }
 
 SC_EXPORT const char *sc_snapshot_info_get_provider_name(const struct sc_snapshot_info *si)
