@@ -16,10 +16,12 @@
  * and abort (only after end_prepare was called, B13) on any failure from
  * then on.  Set-level calls receive the provider's snapshots of the set.
  *
- * Threads: the service calls a provider from a worker thread, never from its
- * event loop, one call at a time per provider; a call may block, but commit
- * must be short (< 1 s) and do no I/O to the source volumes.  Providers never
- * log and never keep state outside struct sc_provider_snapshot.
+ * Threads: the service calls a provider from worker threads, never from its
+ * event loop.  Calls for one set come one at a time, in order; calls for
+ * different sets and deletes may run at the same time on other threads, so a
+ * provider must be thread-safe.  A call may block, but commit must be short
+ * (< 1 s) and do no I/O to the source volumes.  Providers never log and never
+ * keep state outside struct sc_provider_snapshot.
  *
  * Errors: return 0 or -errno / -SC_E_*; the allowed domain errors are those
  * of vss-model 2.5 ("provider-allowed return set"); anything else reaches the
