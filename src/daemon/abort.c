@@ -23,6 +23,7 @@ void abort_start(struct session *s, int error)
 	/* Events still out are forgotten: Abort supersedes them. */
 	fanout_cancel(s);
 	participation_cancel(s);
+	hold_window_release(s); /* held writes go first, before the writers hear */
 	s->phase = BACKUP_ABORTING;
 	s->phase_start_usec = session_now(s);
 	fanout_send(s, SC_EVENT_ABORT, 0);
@@ -75,8 +76,10 @@ void abort_advance(struct session *s)
 	struct snapshot_set *set = s->set;
 	int r;
 
-	if (s->pending || s->resolving || (set && set->job))
-		return; /* a provider call must return before its abort (B15) */
+	/* A provider call must return before its abort (B15); the reply
+	 * waits for the thaw too, so that nothing is frozen when it comes. */
+	if (s->pending || s->resolving || (set && set->job) || hold_window_busy(s))
+		return;
 	if (set && !set->committed && !set->providers_aborting && providers_prepared(set)) {
 		set->providers_aborting = true;
 		r = coordinator_provider_step(s, PROVIDER_ABORT);

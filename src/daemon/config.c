@@ -44,6 +44,7 @@ static const struct timeout_key {
 	{ "abort-ms", offsetof(struct config, abort_usec), 60000 },
 	{ "provider-ms", offsetof(struct config, provider_usec), 300000 },
 	{ "provider-commit-ms", offsetof(struct config, provider_commit_usec), 10000 },
+	{ "hold-ms", offsetof(struct config, hold_usec), 10000 },
 };
 
 static const char *const level_names[] = {

@@ -2,11 +2,12 @@
 /*
  * coordinator.c - do_snapshot_set, VSS's DoSnapshotSet (vss-model 2.4, 7.2):
  * PrepareForSnapshot, the providers' begin_prepare and end_prepare, Freeze
- * by level (front end, back end, system), pre_commit, commit, post_commit,
- * Thaw, pre_final_commit, PostSnapshot, post_final_commit; each step starts
- * when the previous one has ended.  The catalog is written before the
- * first Freeze and after the last Thaw, never in between.  Failures go to
- * abort.c, which applies the abort rules.
+ * by level (front end, back end, system), pre_commit, flush-and-hold (when
+ * a provider copies beneath a filesystem, hold-window.c), commit, release,
+ * post_commit, Thaw, pre_final_commit, PostSnapshot, post_final_commit;
+ * each step starts when the previous one has ended.  The catalog is written
+ * before the first Freeze and after the last Thaw, never in between.
+ * Failures go to abort.c, which applies the abort rules.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,7 +27,9 @@ enum step {
 	STEP_END_PREPARE,
 	STEP_FREEZE,
 	STEP_PRE_COMMIT,
+	STEP_HOLD,
 	STEP_COMMIT,
+	STEP_RELEASE,
 	STEP_POST_COMMIT,
 	STEP_THAW,
 	STEP_PRE_FINAL_COMMIT,
@@ -43,7 +46,9 @@ static const char *const step_names[] = {
 	[STEP_END_PREPARE] = "end_prepare",
 	[STEP_FREEZE] = "freeze",
 	[STEP_PRE_COMMIT] = "pre_commit",
+	[STEP_HOLD] = "flush_and_hold",
 	[STEP_COMMIT] = "commit",
+	[STEP_RELEASE] = "release",
 	[STEP_POST_COMMIT] = "post_commit",
 	[STEP_THAW] = "thaw",
 	[STEP_PRE_FINAL_COMMIT] = "pre_final_commit",
@@ -192,8 +197,13 @@ static int step_begin(struct session *s)
 		return 0;
 	case STEP_PRE_COMMIT:
 		return coordinator_provider_step(s, PROVIDER_PRE_COMMIT);
+	case STEP_HOLD:
+		return hold_window_open(s);
 	case STEP_COMMIT:
 		return coordinator_provider_step(s, PROVIDER_COMMIT);
+	case STEP_RELEASE:
+		hold_window_release(s); /* T27: before any post_commit */
+		return 0;
 	case STEP_POST_COMMIT:
 		return coordinator_provider_step(s, PROVIDER_POST_COMMIT);
 	case STEP_THAW:
@@ -215,9 +225,11 @@ static int step_begin(struct session *s)
 static int step_end(struct session *s)
 {
 	uint64_t now = session_now(s);
+	/* The hold's phases are recorded only when there was a hold. */
+	bool hold_step = s->step == STEP_HOLD || s->step == STEP_RELEASE;
 	int r = 0;
 
-	if (s->step != STEP_START)
+	if (s->step != STEP_START && (!hold_step || s->set->window))
 		history_add(s, "phase", step_names[s->step], NULL, NULL, -1, 0,
 			    now - s->phase_start_usec);
 	s->phase_start_usec = now;
@@ -264,7 +276,7 @@ void coordinator_advance(struct session *s)
 			abort_start(s, s->error);
 			return;
 		}
-		if (s->pending || s->set->job || s->resolving)
+		if (s->pending || s->set->job || s->resolving || hold_window_busy(s))
 			return;
 		if (s->step == STEP_FREEZE && s->freeze_level > SC_APP_SYSTEM) {
 			fanout_send(s, SC_EVENT_FREEZE, --s->freeze_level);

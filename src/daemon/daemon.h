@@ -9,6 +9,7 @@
 #ifndef SC_DAEMON_H
 #define SC_DAEMON_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ struct catalog_snapshot;
 struct connection;
 struct delete_job;
 struct gather;
+struct hold_window;
 struct listener;
 struct operation;
 struct session;
@@ -95,6 +97,7 @@ struct config {
 	uint64_t abort_usec;
 	uint64_t provider_usec;        /* each provider call outside the freeze window */
 	uint64_t provider_commit_usec; /* pre_commit, commit, post_commit each */
+	uint64_t hold_usec;            /* flush-and-hold, from the flush to the thaw */
 	struct class_binding *bindings;
 	size_t n_bindings;
 	struct testing testing;
@@ -120,6 +123,16 @@ int fs_mkdir_parents(const char *path, mode_t mode);
 
 /* server.c */
 
+/* Closed while a flush-and-hold window is open: worker threads that would
+ * write to disk (deletes) wait at it (hold-window.c). */
+struct hold_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool closed;
+};
+
+#define HOLD_GATE_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false }
+
 struct daemon {
 	sd_event *event;
 	const struct config *config;
@@ -137,6 +150,9 @@ struct daemon {
 	sd_event_source *worker_io;
 	unsigned n_jobs;           /* started and not yet delivered */
 	sd_event_source *recovery_timer;
+	struct hold_window *window; /* the flush-and-hold window open, if any */
+	struct hold_gate gate;
+	struct delete_job *parked;  /* deletes finished during a window, delivered after it */
 	bool serving;
 	bool exiting;
 };
@@ -218,6 +234,8 @@ int operation_new(struct connection *c, int64_t request_id, operation_cancel_fn 
 /* Send the operation's reply (@result stolen) and free it. */
 void operation_reply(struct operation *op, json_t *result);
 void operation_fail(struct operation *op, int error);
+/* The same, the message followed by @reason (may be NULL). */
+void operation_fail_reason(struct operation *op, int error, const char *reason);
 /* Free it without a reply and without calling its cancel function. */
 void operation_abandon(struct operation *op);
 /* The peer left: cancel every operation of @c, no replies. */
@@ -382,6 +400,8 @@ int delete_job_start(struct daemon *d, struct delete_job *j, bool stop_at_failur
 		     delete_done_fn done, void *userdata);
 /* Nobody waits any more; the rows of what it deleted still go. */
 void delete_job_abandon(struct delete_job *j);
+/* A flush-and-hold window closed: finish the deletes that waited for it. */
+void delete_job_resume_parked(struct daemon *d);
 
 /* snapshots.c */
 

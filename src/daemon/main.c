@@ -252,7 +252,7 @@ static void teardown(struct daemon *d)
 
 static int run(const struct config *config)
 {
-	struct daemon d = { .config = config, .worker_pipe = { -1, -1 } };
+	struct daemon d = { .config = config, .worker_pipe = { -1, -1 }, .gate = HOLD_GATE_INIT };
 	int r;
 
 	TAILQ_INIT(&d.connections);

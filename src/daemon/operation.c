@@ -44,7 +44,17 @@ void operation_reply(struct operation *op, json_t *result)
 
 void operation_fail(struct operation *op, int error)
 {
-	connection_reply_error(op->conn, true, op->request_id, error, "%s", sc_strerror(error));
+	operation_fail_reason(op, error, NULL);
+}
+
+void operation_fail_reason(struct operation *op, int error, const char *reason)
+{
+	if (reason)
+		connection_reply_error(op->conn, true, op->request_id, error, "%s: %s",
+				       sc_strerror(error), reason);
+	else
+		connection_reply_error(op->conn, true, op->request_id, error, "%s",
+				       sc_strerror(error));
 	operation_abandon(op);
 }
 

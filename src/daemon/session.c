@@ -26,6 +26,8 @@ static int session_on_kick(sd_event_source *src, void *userdata)
 {
 	struct session *s = userdata;
 
+	if (hold_window_holds_back(s))
+		return 0; /* nothing that writes to disk while writes are held */
 	switch (s->phase) {
 	case BACKUP_PREPARING:
 		backup_prepare_advance(s);
@@ -106,6 +108,8 @@ struct session *session_free(struct session *s)
 	gather_free(s->gather_job);
 	if (s->deleting)
 		delete_job_abandon(s->deleting); /* the catalog still follows it */
+	if (s->set)
+		s->set->window = hold_window_let_go(s->set->window);
 	if (s->set && s->set->job) {
 		/* The thread still uses the set: it goes with the job. */
 		worker_abandon(&s->set->job->job, snapshot_set_release, s->set);
@@ -125,6 +129,7 @@ struct session *session_free(struct session *s)
 	free(s->enabled_classes.ids);
 	free(s->disabled_classes.ids);
 	free(s->disabled_instances.ids);
+	free(s->error_reason);
 	TAILQ_REMOVE(&s->daemon->sessions, s, entry);
 	sd_event_source_disable_unref(s->kick);
 	free(s);
@@ -174,7 +179,7 @@ void session_op_fail(struct session *s, int error)
 	struct operation *op = TAKE_PTR(s->op);
 
 	if (op)
-		operation_fail(op, error);
+		operation_fail_reason(op, error, s->error_reason);
 }
 
 bool session_set_lock(struct session *s)

@@ -83,6 +83,7 @@ struct set_volume {
 	struct sc_provider_volume volume;
 	struct sc_provider_snapshot snap;  /* ids, context, volume, location */
 	uint64_t created_realtime_usec;
+	dev_t hold_dev;                    /* its filesystem, when its provider holds writes */
 };
 
 struct snapshot_set {
@@ -94,6 +95,7 @@ struct snapshot_set {
 	size_t n_groups;
 	struct step_job *job;              /* the provider step running */
 	sd_event_source *job_timer;        /* its deadline */
+	struct hold_window *window;        /* its flush-and-hold (hold-window.c), or NULL */
 	bool intent_written;               /* "creating" rows are in the catalog */
 	bool providers_aborting;           /* abort was started */
 	bool providers_aborted;            /* abort returned */
@@ -151,6 +153,7 @@ struct session {
 	struct operation *op;          /* prepare_for_backup, do_snapshot_set or backup_complete */
 	unsigned pending;              /* writer events outstanding */
 	int error;                     /* why the running phase fails; 0 while it does not */
+	char *error_reason;            /* what the requester is told about it, or NULL */
 	int step;                      /* coordinator.c: where do_snapshot_set is */
 	int freeze_level;              /* coordinator.c: the level being frozen */
 	uint64_t phase_start_usec;
@@ -243,6 +246,30 @@ void backup_prepare_advance(struct session *s);
 void backup_complete_advance(struct session *s);
 /* The end of a session; returns true when it freed @s. */
 bool backup_end_advance(struct session *s);
+
+/* hold-window.c */
+struct hold_protected;
+#define HOLD_PROTECTED_MAX 6
+/* The filesystems the service never freezes (hold.h): "/", and those of
+ * its state directory, sockets, program and log, in @ret (room for
+ * HOLD_PROTECTED_MAX); their number. */
+size_t hold_window_protected(const struct config *c, struct hold_protected *ret);
+/* Open the flush-and-hold window of @s's set: the filesystems of its
+ * volumes whose provider holds writes are flushed and frozen on a thread,
+ * under the hold limit.  No such volume: nothing happens.  The end of the
+ * freeze kicks @s; a failure (a refusal, the limit) sets s->error. */
+int hold_window_open(struct session *s);
+/* Thaw as soon as possible: now when frozen, else when the freeze returns. */
+void hold_window_release(struct session *s);
+/* A freeze or a thaw of @s's set is running: the set waits for it. */
+bool hold_window_busy(const struct session *s);
+/* Another session's window is open: @s does nothing that writes (it is
+ * kicked again when the window closes). */
+bool hold_window_holds_back(const struct session *s);
+/* On a worker thread: wait while a window is open. */
+void hold_window_gate_wait(struct daemon *d);
+/* The set or its session goes: an open window thaws and frees itself. */
+struct hold_window *hold_window_let_go(struct hold_window *w);
 
 /* history.c */
 /* One line: @who is a writer instance id or a provider name (may be NULL),

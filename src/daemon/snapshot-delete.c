@@ -3,8 +3,10 @@
  * snapshot-delete.c - deleting committed snapshots (DeleteSnapshots, the end
  * of a session's auto-release snapshots, recovery): the provider calls one
  * by one on a worker thread, then the catalog rows of those deleted, on the
- * loop, whether or not anyone still waits for the result.  Which snapshots
- * to delete is the caller's choice.
+ * loop, whether or not anyone still waits for the result.  While writes
+ * are held (hold-window.c) a delete waits before each snapshot, and its
+ * rows wait for the window to close.  Which snapshots to delete is the
+ * caller's choice.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@ struct delete_job {
 	bool stop_at_failure; /* DeleteSnapshots stops at the first failure (T52) */
 	delete_done_fn done;
 	void *userdata;
+	struct delete_job *next_parked; /* in daemon->parked */
 };
 
 struct delete_job *delete_job_free(struct delete_job *j)
@@ -106,6 +109,7 @@ static void delete_run(struct worker_job *job)
 	struct delete_job *j = (struct delete_job *)job;
 
 	for (size_t i = 0; i < j->n_items; i++) {
+		hold_window_gate_wait(job->daemon);
 		j->items[i].attempted = true;
 		j->items[i].result = delete_one(j->testing, &j->items[i]);
 		if (j->items[i].result < 0 && j->stop_at_failure)
@@ -113,9 +117,9 @@ static void delete_run(struct worker_job *job)
 	}
 }
 
-static void delete_done(struct worker_job *job)
+static void delete_deliver(struct delete_job *j)
 {
-	struct delete_job *j = (struct delete_job *)job;
+	struct worker_job *job = &j->job;
 	struct delete_result res = { 0 };
 	char id[SC_ID_STRING_MAX];
 	int r;
@@ -144,6 +148,28 @@ static void delete_done(struct worker_job *job)
 	if (!job->abandoned)
 		j->done(&res, j->userdata);
 	delete_job_free(j);
+}
+
+static void delete_done(struct worker_job *job)
+{
+	struct delete_job *j = (struct delete_job *)job;
+
+	if (job->daemon->window) {
+		j->next_parked = job->daemon->parked; /* the order among them is free */
+		job->daemon->parked = j;
+		return;
+	}
+	delete_deliver(j);
+}
+
+void delete_job_resume_parked(struct daemon *d)
+{
+	struct delete_job *j;
+
+	while ((j = d->parked)) {
+		d->parked = j->next_parked;
+		delete_deliver(j);
+	}
 }
 
 int delete_job_start(struct daemon *d, struct delete_job *j, bool stop_at_failure,

@@ -3,8 +3,9 @@
  * snapshot-set.c - the snapshot set of a session before and after its
  * creation: start_snapshot_set (a fresh id and the system-wide lock, T10,
  * T11), add_to_snapshot_set (the volume resolved and its provider chosen on
- * a worker thread, T13-T17), and the set's snapshots as catalog rows and
- * SNAPSHOT objects.  Creating the snapshots is coordinator.c's business.
+ * a worker thread, T13-T17; a volume whose provider holds writes must be on
+ * a filesystem the service may freeze, hold.c), and the set's snapshots as
+ * catalog rows and SNAPSHOT objects.  Creating them is coordinator.c's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "cleanup.h"
+#include "hold.h"
 #include "json-util.h"
 #include "log.h"
 #include "providers.h"
@@ -27,8 +29,10 @@ struct add_job {
 	const struct sc_provider *provider; /* named by the requester, or NULL */
 	/* results */
 	int result;
+	char *reason;                       /* why it was refused, or NULL */
 	const struct sc_provider *chosen;
 	struct sc_provider_volume volume;
+	dev_t hold_dev;
 };
 
 struct snapshot_set *snapshot_set_free(struct snapshot_set *set)
@@ -36,6 +40,7 @@ struct snapshot_set *snapshot_set_free(struct snapshot_set *set)
 	if (!set)
 		return NULL;
 	sd_event_source_disable_unref(set->job_timer);
+	hold_window_let_go(set->window);
 	for (size_t i = 0; i < set->n_volumes; i++) {
 		free(set->volumes[i].path);
 		provider_volume_done(&set->volumes[i].volume);
@@ -84,9 +89,22 @@ int snapshot_set_start(struct connection *c, const struct wire_message *m)
 static struct add_job *add_job_free(struct add_job *j)
 {
 	free(j->path);
+	free(j->reason);
 	provider_volume_done(&j->volume);
 	free(j);
 	return NULL;
+}
+
+/* A volume whose filesystem would be frozen: may it be?  Refusals come
+ * here, at add_to_snapshot_set, and again right before the freeze. */
+static int add_check_hold(struct add_job *j)
+{
+	struct hold_protected protected[HOLD_PROTECTED_MAX];
+	size_t n = hold_window_protected(j->job.daemon->config, protected);
+
+	if (!(j->chosen->flags & SC_PROVIDER_HOLDS_WRITES))
+		return 0;
+	return hold_check(j->volume.filesystem, protected, n, &j->hold_dev, &j->reason);
 }
 
 static void add_run(struct worker_job *job)
@@ -95,10 +113,12 @@ static void add_run(struct worker_job *job)
 
 	if (j->provider) {
 		j->chosen = j->provider;
-		j->result = j->provider->is_volume_supported(j->path, &j->volume, NULL);
+		j->result = j->provider->is_volume_supported(j->path, &j->volume, &j->reason);
 	} else {
-		j->result = providers_choose(j->path, &j->chosen, &j->volume);
+		j->result = providers_choose(j->path, &j->chosen, &j->volume, &j->reason);
 	}
+	if (j->result >= 0)
+		j->result = add_check_hold(j);
 	if (j->result == -ENOENT || j->result == -ENOTDIR)
 		j->result = -SC_E_OBJECT_NOT_FOUND; /* T15 */
 }
@@ -139,6 +159,7 @@ static int add_finish(struct session *s, struct add_job *j, json_t **ret)
 		return -ENOMEM;
 	v->path = TAKE_PTR(j->path);
 	v->provider = j->chosen;
+	v->hold_dev = j->hold_dev;
 	v->volume = j->volume;
 	memset(&j->volume, 0, sizeof(j->volume));
 	v->snap.set_id = set->id;
@@ -161,8 +182,10 @@ static void add_done(struct worker_job *job)
 	}
 	s->set->n_adding--;
 	r = add_finish(s, j, &result);
+	if (r < 0 && j->result < 0 && j->reason)
+		log_info("%s: volume %s refused: %s", session_describe(s), j->path, j->reason);
 	if (r < 0)
-		operation_fail(j->op, r);
+		operation_fail_reason(j->op, r, j->result < 0 ? j->reason : NULL);
 	else
 		operation_reply(j->op, result);
 	add_job_free(j);

@@ -275,7 +275,7 @@ static void volume_run(struct worker_job *job)
 {
 	struct volume_job *j = (struct volume_job *)job;
 
-	j->result = providers_choose(j->path, &j->provider, &j->volume);
+	j->result = providers_choose(j->path, &j->provider, &j->volume, NULL);
 	if (j->result == -ENOENT || j->result == -ENOTDIR)
 		j->result = -SC_E_OBJECT_NOT_FOUND;
 }

@@ -12,6 +12,9 @@
 /* btrfs.c */
 extern const struct sc_provider provider_btrfs;
 
+/* reflink-image.c */
+extern const struct sc_provider provider_reflink_image;
+
 /* providers.c */
 /* Free the strings of @v (not @v itself) and clear them. */
 void provider_volume_done(struct sc_provider_volume *v);
@@ -21,9 +24,10 @@ const struct sc_provider *providers_find_by_name(const char *name);
 const struct sc_provider *providers_find_by_id(const struct sc_id *id);
 /* The provider for the volume holding @path (VSS's GUID_NULL choice:
  * hardware, then software, then system providers, T18), with the volume in
- * *ret_volume.  -SC_E_VOLUME_NOT_SUPPORTED when none takes it, -ENOENT when
- * @path does not exist (the caller reports OBJECT_NOT_FOUND). */
+ * *ret_volume.  -SC_E_VOLUME_NOT_SUPPORTED when none takes it, with each
+ * provider's reason in *ret_reason (malloc'd; @ret_reason may be NULL),
+ * -ENOENT when @path does not exist (the caller reports OBJECT_NOT_FOUND). */
 int providers_choose(const char *path, const struct sc_provider **ret_provider,
-		     struct sc_provider_volume *ret_volume);
+		     struct sc_provider_volume *ret_volume, char **ret_reason);
 
 #endif

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Fixtures of the system tests: an unprivileged user and a group created
-for the session, and for each test a fresh shadowcopyd on a temporary socket
-with its writers, all stopped by PID and removed at the end, on every path.
-The helpers themselves live in sctest.py."""
+for the session; for each test a fresh shadowcopyd on a temporary socket
+with its writers, all stopped by PID and removed at the end, on every path;
+and per module the filesystems of the snapshot tests (a loop-mounted btrfs,
+whose subvolumes each test creates afresh, an ext4 and a tmpfs), unmounted
+and removed at the end of the module.  The helpers live in sctest.py."""
 
 import grp
 import os
@@ -12,7 +14,7 @@ import subprocess
 
 import pytest
 
-from sctest import SHADOWCOPY, SHADOWCOPYD, TEST_REQUESTER, TEST_WRITER, Env, User
+from sctest import SHADOWCOPY, SHADOWCOPYD, TEST_REQUESTER, TEST_WRITER, Env, Mounts, User
 
 # Per-run names, so that two runs on one machine never delete each other's
 # accounts; the pid tells a leftover of an interrupted run from a live one.
@@ -142,3 +144,23 @@ def env(env_nostart):
     """A test's world with shadowcopyd running (small deadlines)."""
     env_nostart.start_daemon()
     return env_nostart
+
+
+@pytest.fixture(scope="module")
+def mounts():
+    """The module's filesystems (sctest.Mounts): one btrfs shared by the
+    module's tests, made at first use, unmounted and removed after the last."""
+    if os.geteuid() != 0:
+        pytest.skip("system tests run as root")
+    m = Mounts()
+    try:
+        yield m
+    finally:
+        problems = m.cleanup()
+    assert not problems, "; ".join(problems)
+
+
+@pytest.fixture
+def volume(mounts):
+    """A fresh btrfs subvolume for this test."""
+    return mounts.subvolume()

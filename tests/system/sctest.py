@@ -10,9 +10,11 @@ build is slower)."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -31,6 +33,12 @@ TEST_REQUESTER = BUILD / "tests" / "helpers" / "test-requester"
 # Small service deadlines so that the tests of timeouts stay quick.
 HANDSHAKE_MS = 1000
 IDENTIFY_MS = 2000
+
+NULL_ID = "00000000-0000-0000-0000-000000000000"
+
+# Configuration lines (write_config's @extra) that make shadowcopyd log each
+# provider call: "provider btrfs: commit(2 snapshots): OK (1.2 ms)".
+DEBUG_LOG = "\n[service]\nlog-level=debug\n"
 
 
 def scaled(seconds):
@@ -282,6 +290,41 @@ class RequesterResult:
         return f"<requester rc={self.rc} out={self.stdout!r} err={self.stderr!r}>"
 
 
+class RequesterProcess:
+    """A test requester started in the background: its steps print (and are
+    flushed) one line each as they run, so a test can wait for one."""
+
+    def __init__(self, proc):
+        self.proc = proc
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def result(self):
+        """What it printed so far (a RequesterResult; rc None while running)."""
+        return RequesterResult(self.proc.poll(), read_text(self.proc.log_prefix + ".out"),
+                               read_text(self.proc.log_prefix + ".err"))
+
+    def wait_step(self, name, timeout=10):
+        """The output line of step @name, once it has run."""
+        def printed():
+            lines = [l for l in self.result().lines if l.get("step") == name]
+            if lines:
+                return lines[0]
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the requester exited without step {name!r}: "
+                                     f"{self.result()}")
+            return None
+
+        return wait_until(printed, timeout, f"the requester's step {name!r}")
+
+    def wait(self, timeout=30):
+        """Wait for the end; the whole result."""
+        self.proc.wait(timeout=scaled(timeout))
+        return self.result()
+
+
 class Env:
     """One test's world: a temporary directory (short path, mode 0755, so
     that sockets fit in sun_path and another user can reach them), the
@@ -354,7 +397,7 @@ class Env:
     def start_writer(self, class_id=None, name=None, instance_name=None, level=None,
                      metadata=None, fail=None, delay=None, hang=None, crash=None,
                      freeze_timeout_ms=None, socket_path=None, user=None, groups=None,
-                     wait=True, extra=()):
+                     wait=True, file_sets=(), touch=(), extra=()):
         self.counter += 1
         n = self.counter
         class_id = class_id or new_class_id()
@@ -380,6 +423,10 @@ class Env:
                            ("--crash", crash)):
             if value:
                 argv += [opt, value]
+        for path in file_sets:
+            argv += ["--file-set", path]
+        for when in touch:
+            argv += ["--touch", when]
         argv += list(extra)
         proc = self.procs.start(argv, wdir / "writer", user=user, groups=groups)
         w = Writer(self, proc, class_id, name, instance_name, log_path, ready_path)
@@ -417,6 +464,38 @@ class Env:
         p = self.run(argv + list(steps), user=user, groups=groups, timeout=timeout)
         return RequesterResult(p.returncode, p.stdout, p.stderr)
 
+    def start_requester(self, *steps, stop_on_error=False):
+        """A test requester running in the background (see RequesterProcess)."""
+        self.counter += 1
+        argv = [TEST_REQUESTER, "--socket", self.socket]
+        if stop_on_error:
+            argv.append("--stop-on-error")
+        proc = self.procs.start(argv + list(steps), self.dir / f"requester{self.counter}")
+        return RequesterProcess(proc)
+
+    def snapshots(self, *args):
+        """The snapshots the service keeps, as `shadowcopy list --json` prints them."""
+        return json.loads(self.cli("list", "--json", *args).stdout)["snapshots"]
+
+    def wait_sessions_ended(self, count, timeout=10):
+        """Wait until the service has logged the end of @count requester
+        sessions (after their BackupShutdown and auto-release deletion):
+        what a session's end did not do by then, it does not do."""
+        ended = re.compile(r"^shadowcopyd: Session \S+ ended$", re.M)
+        wait_until(lambda: len(ended.findall(self.daemon_log())) >= count, timeout,
+                   f"{count} requester sessions to end")
+
+    def history(self, set_id):
+        """The history the service keeps in its catalog of the backup that
+        made set @set_id: one dict per line, in the order recorded."""
+        db = sqlite3.connect(f"file:{self.state_dir}/catalog.sqlite?mode=ro", uri=True)
+        try:
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT * FROM history WHERE set_id = ? ORDER BY rowid", (set_id,))
+            return [dict(r) for r in rows]
+        finally:
+            db.close()
+
     def raw(self, role=None, socket_path=None):
         c = RawClient(socket_path or self.socket)
         if role:
@@ -433,3 +512,126 @@ class Env:
     def cleanup(self):
         self.procs.stop_all()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- filesystems made for the tests ------------------------------------------
+
+def mount_points():
+    """The mount points of this mount namespace (/proc/self/mountinfo)."""
+    points = set()
+    for line in read_text("/proc/self/mountinfo").splitlines():
+        fields = line.split()
+        if len(fields) > 4:
+            points.add(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))
+    return points
+
+
+def loop_devices_of(image):
+    """The loop devices backed by @image (losetup -j)."""
+    p = subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True)
+    return [line.split(":", 1)[0] for line in p.stdout.splitlines() if line.strip()]
+
+
+class Mounts:
+    """The filesystems a test module makes, all in one temporary directory:
+    a loop-mounted btrfs whose subvolumes the tests create, and on request a
+    small loop-mounted ext4 and a tmpfs.  cleanup() unmounts exactly what
+    was mounted here (a btrfs holding read-only snapshots unmounts fine),
+    detaches its loop devices and removes the images; no other mount is
+    ever touched."""
+
+    BTRFS_SIZE = "384M"  # above mkfs.btrfs's minimum; room for 64-volume sets
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="sc-fs-", dir="/tmp"))
+        os.chmod(self.dir, 0o755)
+        self.mounted = []  # our mount points, in mount order
+        self.images = []
+        self.made = {}
+        self.counter = 0
+
+    def _run(self, *argv):
+        p = subprocess.run([str(a) for a in argv], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=scaled(60))
+        assert p.returncode == 0, f"{' '.join(map(str, argv))}: {p.stderr}"
+        return p.stdout
+
+    def _loop(self, name, size, mkfs):
+        image, mnt = self.dir / f"{name}.img", self.dir / name
+        self.images.append(image)
+        with open(image, "wb") as f:
+            f.truncate(int(size[:-1]) << 20)
+        self._run(*mkfs, image)
+        mnt.mkdir()
+        self._run("mount", "-o", "loop", image, mnt)
+        self.mounted.append(mnt)
+        return mnt
+
+    def _once(self, kind, make):
+        if kind not in self.made:
+            self.made[kind] = make()
+        return self.made[kind]
+
+    @property
+    def btrfs(self):
+        """The btrfs mount point (made at first use)."""
+        return self._once("btrfs", lambda: self._loop("btrfs", self.BTRFS_SIZE,
+                                                       ["mkfs.btrfs", "-q"]))
+
+    @property
+    def ext4(self):
+        return self._once("ext4", lambda: self._loop("ext4", "16M", ["mkfs.ext4", "-q", "-F"]))
+
+    @property
+    def tmpfs(self):
+        def make():
+            mnt = self.dir / "tmpfs"
+            mnt.mkdir()
+            self._run("mount", "-t", "tmpfs", "-o", "size=16m", "sc-test", mnt)
+            self.mounted.append(mnt)
+            return mnt
+
+        return self._once("tmpfs", make)
+
+    def subvolume(self, name="vol"):
+        """A new btrfs subvolume (a volume of its own) with a unique path."""
+        self.counter += 1
+        path = self.btrfs / f"{name}{self.counter}"
+        self._run("btrfs", "subvolume", "create", path)
+        return path
+
+    def cleanup(self):
+        """Undo everything; the problems seen (an empty list when clean)."""
+        problems = []
+        for mnt in reversed(self.mounted):
+            deadline = time.monotonic() + scaled(10)
+            while str(mnt) in mount_points():
+                p = subprocess.run(["umount", str(mnt)], capture_output=True, text=True)
+                if p.returncode == 0:
+                    break
+                if time.monotonic() > deadline:
+                    problems.append(f"umount {mnt}: {p.stderr.strip()}; detached lazily")
+                    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+                    break
+                time.sleep(0.1)
+        for image in self.images:
+            for dev in loop_devices_of(image):  # only ours: backed by our image
+                subprocess.run(["losetup", "-d", dev], capture_output=True)
+        self.mounted = []
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return problems
+
+
+WRITERLESS_CONTEXTS = ("file-share-backup", "nas-rollback")
+
+
+def backup_steps(*volumes, context=None):
+    """The test requester's steps of a volume-mode backup of @volumes up to a
+    successful do_snapshot_set (the caller adds backup-complete, free, ...);
+    in a writer-less @context, without the writers' steps."""
+    volumes = [f"add-volume={v}" for v in volumes]
+    if context in WRITERLESS_CONTEXTS:
+        return ["init", f"context={context}", "start-set", *volumes, "do-snapshot"]
+    steps = ["init"] + ([f"context={context}"] if context else [])
+    return steps + ["backup-state=volume", "gather", "start-set", *volumes, "prepare",
+                    "do-snapshot"]

@@ -1,0 +1,313 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""shadowcopy-writer-hooks against the real service (issue 9): a directory
+in qemu-guest-agent's fsfreeze-hook.d style runs unchanged; opt-in events;
+a failing or hanging freeze hook vetoes; thaw and abort come in reverse
+order to every hook that got "freeze", also when the service is killed
+while the hooks are frozen; parallel steps."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from sctest import SHADOWCOPY, scaled, wait_until
+from writerkit import (HOOKS_CLASS, HOOKS_WRITER, create_set, start_hooks_writer, volumes,
+                       world)  # noqa: F401 (fixtures)
+
+# A hook that logs "NAME ARG $SHADOWCOPY_EVENT" and does what $1 asks of it.
+LOGGING_HOOK = """#!/bin/sh
+{marker}
+echo "{name} $1 $SHADOWCOPY_EVENT" >>{log}
+{body}
+exit 0
+"""
+
+
+class HookDir:
+    """A hook directory of the test and the log its hooks append to."""
+
+    def __init__(self, base):
+        self.dir = Path(base) / "hooks.d"
+        self.dir.mkdir()
+        self.log = Path(base) / "hooks.log"
+        self.log.touch()
+
+    def add(self, name, body="", marker="", text=None, mode=0o755):
+        path = self.dir / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text if text is not None else
+                        LOGGING_HOOK.format(name=name, log=self.log, body=body, marker=marker))
+        path.chmod(mode)
+        return path
+
+    def lines(self):
+        return [l.split() for l in self.log.read_text().splitlines() if l.strip()]
+
+    def calls(self):
+        """(name, argument) of every run, in order."""
+        return [(l[0], l[1]) for l in self.lines()]
+
+
+def writer_result(doc, w):
+    for e in doc["writers"]:
+        if e.get("instance_id") == w.entry()["instance_id"]:
+            return e
+    raise AssertionError(f"writer not in {doc['writers']}")
+
+
+# A hook written for qemu-guest-agent, in the style of its mysql-flush.sh
+# sample: "freeze" leaves a background process holding the application
+# until "thaw" releases it through a FIFO; anything else is an error.
+QEMU_HOLDER = """#!/bin/sh
+# Hold the application between freeze and thaw.
+FIFO={fifo}
+LOG={log}
+
+hold_until_thaw() {{
+    echo "holder started" >>$LOG
+    read dummy < $FIFO
+    echo "holder released" >>$LOG
+    rm -f $FIFO
+}}
+
+case "$1" in
+    freeze)
+        echo "10-holder freeze" >>$LOG
+        mkfifo $FIFO || exit 1
+        hold_until_thaw &
+        echo "in the snapshot" >{marker}
+        ;;
+    thaw)
+        echo "10-holder thaw" >>$LOG
+        [ ! -p $FIFO ] && exit 1
+        echo > $FIFO
+        ;;
+    *)
+        exit 1
+        ;;
+esac
+"""
+
+QEMU_PLAIN = """#!/bin/bash
+case "$1" in
+    freeze|thaw) echo "20-plain $1" >>{log} ;;
+    *) exit 1 ;;
+esac
+"""
+
+NEVER_RUN = """#!/bin/sh
+echo "{name} ran" >>{log}
+exit 1
+"""
+
+
+def test_qemu_guest_agent_directory(world, tmp_path):
+    """qemu-ga style hooks run unchanged: "freeze" in name order before the
+    snapshot, "thaw" in reverse after it; a background process a freeze hook
+    leaves runs on until thaw; backup files, hidden and non-executable files
+    are skipped, as qemu-ga's fsfreeze-hook skips them."""
+    env = world.env
+    vol = world.volume()
+    hooks = HookDir(tmp_path)
+    marker = vol.path / "frozen-marker"
+    hooks.add("10-holder", text=QEMU_HOLDER.format(fifo=tmp_path / "hold.fifo", log=hooks.log,
+                                                 marker=marker))
+    hooks.add("20-plain", text=QEMU_PLAIN.format(log=hooks.log))
+    for name in ("mysql-flush.sh.sample", "30-edit~", "40-old.dpkg-old", ".hidden", "50-rpm.rpmnew"):
+        hooks.add(name, text=NEVER_RUN.format(name=name, log=hooks.log))
+    hooks.add("60-not-executable", text=NEVER_RUN.format(name="60", log=hooks.log), mode=0o644)
+    w = start_hooks_writer(env, hooks.dir)
+    _, doc = create_set(env, vol.path)
+    assert writer_result(doc, w)["failure"] == "OK"
+    wait_until(lambda: "holder released" in hooks.log.read_text(), 5, "the holder to end")
+    assert hooks.log.read_text().splitlines() == [
+        "10-holder freeze", "holder started", "20-plain freeze",
+        "20-plain thaw", "10-holder thaw", "holder released"]
+    snap = Path(doc["snapshots"][0]["location"])
+    assert (snap / "frozen-marker").read_text() == "in the snapshot\n"
+
+
+def test_opt_in_and_environment(world, tmp_path):
+    """A hook with the marker line also gets prepare, post-snapshot and
+    backup-complete, in that order around freeze and thaw; the environment
+    names the event, the snapshot set and its volumes."""
+    env = world.env
+    vol = world.volume()
+    hooks = HookDir(tmp_path)
+    envfile = tmp_path / "env"
+    hooks.add("10-aware", marker="# shadowcopy-events: prepare post-snapshot abort backup-complete",
+              body=f'echo "$1 $SHADOWCOPY_SNAPSHOT_SET_ID $SHADOWCOPY_CONTEXT '
+                   f'$SHADOWCOPY_VOLUMES" >>{envfile}')
+    hooks.add("20-plain")
+    w = start_hooks_writer(env, hooks.dir, extra=f"volume = {vol.path}")
+    _, doc = create_set(env, vol.path)
+    assert writer_result(doc, w)["failure"] == "OK"
+    assert hooks.calls() == [("10-aware", "prepare"), ("10-aware", "freeze"),
+                             ("20-plain", "freeze"), ("20-plain", "thaw"),
+                             ("10-aware", "thaw"), ("10-aware", "post-snapshot"),
+                             ("10-aware", "backup-complete")]
+    assert all(l[1] == l[2] for l in hooks.lines())  # $SHADOWCOPY_EVENT is the word
+    set_id = doc["snapshot_set_id"]
+    for line in envfile.read_text().splitlines():
+        assert line.split()[1:] == [set_id, "app-rollback", str(vol.path)]
+
+
+def test_freeze_veto(world, tmp_path):
+    """A freeze hook that fails vetoes: the writer fails at Freeze with
+    WRITERERROR_RETRYABLE, the set is aborted and leaves no snapshot, every
+    hook that got "freeze" (the failed one too) gets "abort" - or "thaw",
+    if it did not opt in to "abort" - in reverse order; later ones get
+    nothing."""
+    env = world.env
+    vol = world.volume()
+    hooks = HookDir(tmp_path)
+    hooks.add("10-plain")
+    hooks.add("20-aware", marker="# shadowcopy-events: abort")
+    hooks.add("30-fails", body='[ "$1" = freeze ] && exit 3')
+    hooks.add("40-later")
+    w = start_hooks_writer(env, hooks.dir)
+    rc, doc = create_set(env, vol.path, check=False)
+    assert rc == 1 and doc["snapshots"] == []
+    res = writer_result(doc, w)
+    assert res["state"] == 9 and res["failure"] == "WRITERERROR_RETRYABLE", res
+    assert hooks.calls() == [("10-plain", "freeze"), ("20-aware", "freeze"),
+                             ("30-fails", "freeze"), ("30-fails", "thaw"),
+                             ("20-aware", "abort"), ("10-plain", "thaw")]
+    assert [l[2] for l in hooks.lines()[3:]] == ["abort"] * 3
+    assert "30-fails: failed with exit status 3" in w.log()
+
+
+HANGING_HOOK = """#!/bin/sh
+echo "20-hangs $1 $SHADOWCOPY_EVENT" >>{log}
+if [ "$1" = freeze ]; then
+    sleep 3600 &
+    echo $! >{pidfile}
+    sleep 3600
+fi
+exit 0
+"""
+
+
+def test_freeze_timeout(world, tmp_path):
+    """A freeze hook that sleeps forever is killed at timeout-ms with its
+    whole process group (its background child too), which vetoes with
+    WRITERERROR_TIMEOUT; the hooks that got "freeze" get "thaw"."""
+    env = world.env
+    vol = world.volume()
+    hooks = HookDir(tmp_path)
+    pidfile = tmp_path / "child.pid"
+    hooks.add("10-plain")
+    hooks.add("20-hangs", text=HANGING_HOOK.format(log=hooks.log, pidfile=pidfile))
+    w = start_hooks_writer(env, hooks.dir, extra="timeout-ms = 500")
+    start = time.monotonic()
+    rc, doc = create_set(env, vol.path, check=False)
+    assert time.monotonic() - start < scaled(5)
+    assert rc == 1 and doc["snapshots"] == []
+    res = writer_result(doc, w)
+    assert res["state"] == 9 and res["failure"] == "WRITERERROR_TIMEOUT", res
+    assert hooks.calls() == [("10-plain", "freeze"), ("20-hangs", "freeze"),
+                             ("20-hangs", "thaw"), ("10-plain", "thaw")]
+    child = int(pidfile.read_text())
+    wait_until(lambda: not Path(f"/proc/{child}").exists() or
+               Path(f"/proc/{child}/stat").read_text().split()[2] == "Z", 5,
+               "the hook's background child to be killed")
+    assert "20-hangs: timed out after 500 ms, killing its process group" in w.log()
+
+
+PARALLEL_HOOK = """#!/bin/sh
+echo "{name} $1 start" >>{log}
+[ "$1" = freeze ] && sleep 0.4
+echo "{name} $1 end" >>{log}
+"""
+
+
+def test_parallel_step(world, tmp_path):
+    """The executables of a subdirectory run together, as one step between
+    the steps before and after it; thaw goes through the steps backwards."""
+    env = world.env
+    vol = world.volume()
+    hooks = HookDir(tmp_path)
+    for name in ("10-first", "20-group/a", "20-group/b", "30-last"):
+        hooks.add(name, text=PARALLEL_HOOK.format(name=name, log=hooks.log))
+    w = start_hooks_writer(env, hooks.dir)
+    _, doc = create_set(env, vol.path)
+    assert writer_result(doc, w)["failure"] == "OK"
+    lines = [" ".join(l) for l in hooks.lines()]
+    freeze = [l for l in lines if " freeze " in l]
+    assert freeze[:2] == ["10-first freeze start", "10-first freeze end"]
+    assert sorted(freeze[2:4]) == ["20-group/a freeze start", "20-group/b freeze start"]
+    assert sorted(freeze[4:6]) == ["20-group/a freeze end", "20-group/b freeze end"]
+    assert freeze[6:] == ["30-last freeze start", "30-last freeze end"]
+    thaw = [l.split()[0] for l in lines if l.endswith("thaw start")]
+    assert thaw[0] == "30-last" and sorted(thaw[1:3]) == ["20-group/a", "20-group/b"] \
+        and thaw[3] == "10-first"
+
+
+def test_abort_after_freeze(world, tmp_path):
+    """A set that fails after the Freeze for another reason (the provider's
+    commit fails): every hook gets "abort" or "thaw" in reverse order."""
+    env = world.env
+    env.stop_daemon()
+    env.start_daemon(extra="[testing]\nprovider-fail = commit\n")
+    vol = world.volume()
+    hooks = HookDir(tmp_path)
+    hooks.add("10-plain")
+    hooks.add("20-aware", marker="# shadowcopy-events: abort")
+    hooks.add("30-plain")
+    start_hooks_writer(env, hooks.dir)
+    rc, _ = create_set(env, vol.path, check=False)
+    assert rc == 1
+    assert hooks.calls() == [("10-plain", "freeze"), ("20-aware", "freeze"),
+                             ("30-plain", "freeze"), ("30-plain", "thaw"),
+                             ("20-aware", "abort"), ("10-plain", "thaw")]
+
+
+def test_service_killed_while_frozen(world, tmp_path):
+    """shadowcopyd killed (SIGKILL) while the hooks are frozen: the writer's
+    library runs the Abort handler itself, and every frozen hook gets
+    "abort" ("thaw" for those that did not opt in), in reverse order."""
+    env = world.env
+    env.stop_daemon()
+    env.start_daemon(extra="[testing]\nprovider-delay-ms = commit:5000\n")
+    vol = world.volume()
+    hooks = HookDir(tmp_path)
+    hooks.add("10-plain")
+    hooks.add("20-group/aware", marker="# shadowcopy-events: abort")
+    hooks.add("30-plain")
+    w = start_hooks_writer(env, hooks.dir)
+    create = subprocess.Popen([str(SHADOWCOPY), "--socket", str(env.socket), "create",
+                               str(vol.path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: len(hooks.calls()) == 3, 10, "every hook to be frozen")
+        env.daemon.send_signal(signal.SIGKILL)
+        env.daemon.wait()
+        env.daemon_may_exit = True
+        wait_until(lambda: len(hooks.calls()) == 6, 10, "every hook to be aborted")
+    finally:
+        create.kill()
+        create.wait()
+    assert hooks.calls()[3:] == [("30-plain", "thaw"), ("20-group/aware", "abort"),
+                                 ("10-plain", "thaw")]
+    assert [l[2] for l in hooks.lines()[3:]] == ["abort"] * 3
+    assert w.proc.poll() is None  # the writer lives on, waiting for the service
+
+
+def run_writer(*args):
+    return subprocess.run([str(HOOKS_WRITER), *map(str, args)], capture_output=True,
+                          text=True, timeout=scaled(10))
+
+
+def test_command_line(tmp_path):
+    assert run_writer("--help").returncode == 0
+    conf = tmp_path / "hooks.conf"
+    conf.write_text("[writer]\ndirectory = /etc/qemu/fsfreeze-hook.d\ntimeout-ms = 900\n")
+    p = run_writer("-n", "--config", conf)
+    assert p.returncode == 0
+    assert "directory = /etc/qemu/fsfreeze-hook.d\ntimeout-ms = 900\n" in p.stdout
+    assert "volume = /\n" in p.stdout
+    conf.write_text("[writer]\ntimeout = 9\n")
+    p = run_writer("-n", "--config", conf)
+    assert p.returncode == 2 and ":2: unknown key 'timeout'" in p.stderr
+    assert run_writer("--config", tmp_path / "missing.conf").returncode == 2
