@@ -26,7 +26,9 @@ bench_init() {
 	[ "$(id -u)" = 0 ] || die "benchmarks run as root (loop devices, mounts)"
 	[ -x "$BIN/probe-writer" ] || die "probes not built: run bench/build.sh"
 	mkdir -p "$RESULTS"
-	T=$(mktemp -d /tmp/sc-bench-XXXXXX)
+	T=$(mktemp -d /tmp/sc-bench7-XXXXXX)
+	# the machine may be shared: keep its load with the data
+	echo "$(basename "$0") $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS/load.txt"
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT TERM
 }

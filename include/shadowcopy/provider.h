@@ -118,6 +118,11 @@ struct sc_provider {
 	/* Call @cb for each snapshot of this provider on @volume's filesystem. */
 	int (*query)(const struct sc_provider_volume *volume, sc_provider_query_cb cb,
 		     void *userdata);
+	/* Optional (NULL when the provider keeps no state): release @snap's
+	 * state without undoing anything, when the service exits in the middle
+	 * of a set (what was made is removed by recovery at its next start).
+	 * Called on the event loop: it must not block. */
+	void (*forget_state)(struct sc_provider_snapshot *snap);
 };
 
 #ifdef __cplusplus

@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <shadowcopy/types.h>
 
@@ -121,4 +123,18 @@ int cli_call(struct client *c, const char *method, json_t *params, const char *w
 	if (message && *message)
 		fprintf(stderr, "shadowcopy: the service said: %s\n", message);
 	return status;
+}
+
+/* @path made absolute against the working directory, without resolving
+ * links: the service resolves it, and answers OBJECT_NOT_FOUND if it is gone. */
+int cli_absolute_path(const char *path, char **ret)
+{
+	_cleanup_free_ char *cwd = NULL;
+
+	if (path[0] == '/')
+		return (*ret = strdup(path)) ? 0 : -ENOMEM;
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return -errno;
+	return asprintf(ret, "%s/%s", cwd, path) < 0 ? -ENOMEM : 0;
 }

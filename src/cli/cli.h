@@ -58,6 +58,9 @@ int cli_connect(const struct cli *cli, const char *role, struct client **ret);
 /* A long call; reports failure and returns an exit code. */
 int cli_call(struct client *c, const char *method, json_t *params, const char *what,
 	     json_t **ret_result);
+/* @path made absolute against the working directory, links kept (malloc'd
+ * in *ret): the service wants absolute paths and resolves them itself. */
+int cli_absolute_path(const char *path, char **ret);
 /* Print "shadowcopy: <what>: <message> (<NAME>)" and return the exit code for @error. */
 int cli_error(int error, const char *what);
 /* Print "shadowcopy: <message>" plus "Try ... --help" and return CLI_EXIT_USAGE;

@@ -201,20 +201,6 @@ static int create_begin(struct create *c)
 	return 0;
 }
 
-/* @path made absolute against the working directory, without resolving
- * links: the service resolves it, and answers OBJECT_NOT_FOUND if it is gone. */
-static int absolute_path(const char *path, char **ret)
-{
-	_cleanup_free_ char *cwd = NULL;
-
-	if (path[0] == '/')
-		return (*ret = strdup(path)) ? 0 : -ENOMEM;
-	cwd = getcwd(NULL, 0);
-	if (!cwd)
-		return -errno;
-	return asprintf(ret, "%s/%s", cwd, path) < 0 ? -ENOMEM : 0;
-}
-
 /* The set itself: start, add each volume, prepare, commit. */
 static int create_snapshot_set(struct create *c)
 {
@@ -227,7 +213,7 @@ static int create_snapshot_set(struct create *c)
 	for (size_t i = 0; i < o->n_paths; i++) {
 		_cleanup_free_ char *path = NULL;
 
-		r = absolute_path(o->paths[i], &path);
+		r = cli_absolute_path(o->paths[i], &path);
 		if (r >= 0)
 			r = sc_requester_add_to_snapshot_set(c->r, path, provider,
 							     &c->snapshot_ids[i]);

@@ -53,6 +53,7 @@ enum { OPT_SET = CLI_OPT_FIRST_COMMAND_OPTION, OPT_OLDEST, OPT_ALL, OPT_ID };
 /* One selector into @params, refusing a second one. */
 static int delete_select(json_t *params, int opt, const char *arg)
 {
+	_cleanup_free_ char *path = NULL;
 
 	if (json_object_size(params) > 0)
 		return cli_usage_error("delete", "give one of ID, --set, --oldest and --all");
@@ -60,7 +61,8 @@ static int delete_select(json_t *params, int opt, const char *arg)
 	case OPT_SET:
 		return delete_by_id(params, arg, "set");
 	case OPT_OLDEST:
-		if (json_set(params, "oldest", json_string(arg)) < 0)
+		if (cli_absolute_path(arg, &path) < 0 ||
+		    json_set(params, "oldest", json_string(path)) < 0)
 			return cli_error(-ENOMEM, "cannot delete shadow copies");
 		return CLI_PROCEED;
 	case OPT_ALL:

@@ -3,7 +3,8 @@
  * history.c - what happened in a backup (events per writer with outcome and
  * duration, provider calls, phases), kept in memory and written to the
  * catalog in one transaction at the end of each long operation, never
- * between Freeze and Thaw (vss-model 5: no disk writes while frozen).
+ * between Freeze and Thaw nor while any set holds writes (vss-model 5: no
+ * disk writes while frozen).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,7 +75,9 @@ void history_flush(struct session *s)
 	struct catalog_history *lines;
 	int r;
 
-	if (s->n_history == 0 || !s->daemon->catalog)
+	/* Sessions wait for a hold to end (hold-window.c); only one freed at
+	 * exit meanwhile gets here, and its lines are lost. */
+	if (s->n_history == 0 || !s->daemon->catalog || s->daemon->window)
 		return;
 	lines = calloc(s->n_history, sizeof(*lines));
 	if (!lines) {

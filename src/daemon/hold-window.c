@@ -20,6 +20,10 @@
 #include "log.h"
 #include "session.h"
 
+/* A failed FITHAW is tried this many times in all, this far apart. */
+#define THAW_TRIES 5
+#define THAW_RETRY_NSEC (100 * 1000 * 1000L)
+
 enum window_state {
 	WINDOW_FREEZING, /* the flush-and-freeze job runs */
 	WINDOW_HELD,     /* frozen: the commits run */
@@ -170,10 +174,16 @@ static void window_job_done(struct worker_job *job);
 
 static void thaw_run(struct worker_job *job)
 {
+	static const struct timespec pause = { .tv_nsec = THAW_RETRY_NSEC };
 	struct window_job *j = (struct window_job *)job;
 	uint64_t start = thread_now_usec();
 
 	j->result = hold_thaw(j->window->hold);
+	/* A filesystem that refused to thaw is tried again (only those). */
+	for (int i = 1; j->result < 0 && i < THAW_TRIES; i++) {
+		(void)nanosleep(&pause, NULL);
+		j->result = hold_thaw(j->window->hold);
+	}
 	j->window->thaw_usec = thread_now_usec() - start;
 }
 
@@ -267,6 +277,9 @@ static void freeze_done(struct hold_window *w, struct window_job *j)
 		w->thaw_due = true;
 	} else {
 		w->held_usec = w->freeze_start_usec;
+		/* The log is on a filesystem never frozen (hold_window_protected). */
+		log_debug("Holding writes to %zu filesystem%s", w->hold->n,
+			  w->hold->n == 1 ? "" : "s");
 	}
 	if (w->thaw_due || !w->session) {
 		if (hold_frozen(w->hold))

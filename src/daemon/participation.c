@@ -3,14 +3,16 @@
  * participation.c - which writers take part in a backup (protocol.md §6.3,
  * design.md): in component mode those with an added component; in volume
  * mode those with a file set on one of the set's volumes, comparing real
- * paths, which are resolved on a worker thread (a path may sit on a hung
- * mount).  A writer whose data lies elsewhere gets no event of the backup.
+ * paths and devices (a nested subvolume or mount is another volume), which
+ * are resolved on a worker thread (a path may sit on a hung mount).  A
+ * writer whose data lies elsewhere gets no event of the backup.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cleanup.h"
 #include "log.h"
@@ -48,12 +50,15 @@ static struct resolve_job *resolve_job_free(struct resolve_job *j)
 }
 
 /* @path with its longest existing prefix replaced by its real path: a file
- * set may name files that do not exist yet. */
-static char *resolve(const char *path)
+ * set may name files that do not exist yet.  The device of that prefix in
+ * *ret_dev (0 when nothing of it exists). */
+static char *resolve(const char *path, dev_t *ret_dev)
 {
 	_cleanup_free_ char *p = strdup(path);
 	char *slash, *real, *out;
+	struct stat st;
 
+	*ret_dev = 0;
 	if (!p)
 		return NULL;
 	while (!(real = realpath(p, NULL))) {
@@ -62,6 +67,8 @@ static char *resolve(const char *path)
 			return strdup(path); /* not even "/" resolves: compare as given */
 		*slash = '\0';
 	}
+	if (stat(real, &st) >= 0)
+		*ret_dev = st.st_dev;
 	if (asprintf(&out, "%s%s", strcmp(real, "/") ? real : "", path + strlen(p)) < 0)
 		out = NULL;
 	free(real);
@@ -78,20 +85,37 @@ static bool under(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* Whether the file set @fs, at @real on device @dev, holds files of the
+ * volume at @root (device @root_dev; 0 for unknown): below the root on the
+ * same filesystem or subvolume (a nested one is another volume, whose files
+ * its snapshot does not hold), or recursive from above the root. */
+static bool holds_files_of(const struct file_set *fs, const char *real, dev_t dev,
+			   const char *root, dev_t root_dev)
+{
+	if (fs->recursive && under(root, real))
+		return true;
+	return under(real, root) && (dev == 0 || root_dev == 0 || dev == root_dev);
+}
+
 static void resolve_run(struct worker_job *job)
 {
 	struct resolve_job *j = (struct resolve_job *)job;
+	dev_t root_devs[SET_VOLUMES_MAX] = { 0 };
+	struct stat st;
+	dev_t dev;
 
+	for (size_t k = 0; k < j->n_roots && k < SET_VOLUMES_MAX; k++)
+		if (stat(j->roots[k], &st) >= 0)
+			root_devs[k] = st.st_dev;
 	for (size_t i = 0; i < j->n_sets; i++) {
 		const struct file_set *fs = &j->sets[i];
 		_cleanup_free_ char *real = NULL;
 
 		if (j->on_volume[fs->writer] || fs->path[0] != '/')
 			continue;
-		real = resolve(fs->path);
+		real = resolve(fs->path, &dev);
 		for (size_t k = 0; real && k < j->n_roots; k++)
-			/* A recursive set above a volume holds files on it too. */
-			if (under(real, j->roots[k]) || (fs->recursive && under(j->roots[k], real)))
+			if (holds_files_of(fs, real, dev, j->roots[k], root_devs[k]))
 				j->on_volume[fs->writer] = true;
 	}
 }

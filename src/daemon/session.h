@@ -276,7 +276,8 @@ struct hold_window *hold_window_let_go(struct hold_window *w);
  * @state a writer state or -1. */
 void history_add(struct session *s, const char *kind, const char *what, const char *who,
 		 const char *who_name, int state, int failure, uint64_t duration_usec);
-/* Write what is kept to the catalog; never between Freeze and Thaw. */
+/* Write what is kept to the catalog; never between Freeze and Thaw, nor
+ * while writes are held (then the lines wait for the next flush). */
 void history_flush(struct session *s);
 void history_done(struct session *s);
 

@@ -42,9 +42,14 @@ struct snapshot_set *snapshot_set_free(struct snapshot_set *set)
 	sd_event_source_disable_unref(set->job_timer);
 	hold_window_let_go(set->window);
 	for (size_t i = 0; i < set->n_volumes; i++) {
-		free(set->volumes[i].path);
-		provider_volume_done(&set->volumes[i].volume);
-		free(set->volumes[i].snap.location);
+		struct set_volume *v = &set->volumes[i];
+
+		/* A set cut short at exit: recovery undoes it at the next start. */
+		if (v->snap.state && v->provider->forget_state)
+			v->provider->forget_state(&v->snap);
+		free(v->path);
+		provider_volume_done(&v->volume);
+		free(v->snap.location);
 	}
 	free(set);
 	return NULL;

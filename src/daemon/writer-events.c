@@ -60,14 +60,15 @@ static const enum sc_writer_state state_failed[_SC_EVENT_MAX] = {
 void writer_events_next_state(enum sc_event event, bool ok, int failure,
 			      enum sc_writer_state *state, int *last_failure)
 {
+	/* An Abort, answered or not, does not hide an earlier failure: the
+	 * first cause is what the requester needs (vss-model 4.6, T29). */
+	if (event == SC_EVENT_ABORT && *state >= SC_WS_FAILED_AT_IDENTIFY)
+		return;
 	if (!ok) {
 		*state = state_failed[event];
 		*last_failure = failure;
 		return;
 	}
-	/* A successful Abort does not hide an earlier failure (vss-model 4.6). */
-	if (event == SC_EVENT_ABORT && *state >= SC_WS_FAILED_AT_IDENTIFY)
-		return;
 	*state = state_after[event];
 	/* 0, or a code set without a veto (protocol.md §4.2); never one set
 	 * in Identify (T58). */

@@ -11,6 +11,7 @@
 #include "cleanup.h"
 #include "json-util.h"
 #include "metadata.h"
+#include "time-util.h"
 #include "writer-internal.h"
 
 /* The handler state is saved and restored, because an Abort that the library
@@ -38,9 +39,9 @@ static void frame_leave(struct sc_writer *w, struct handler_frame saved)
 	w->failure = saved.failure;
 }
 
-bool writer_dispatch_run(struct sc_writer *w, const struct sc_writer_event *ev, int *ret_failure)
+static bool run_handler(struct sc_writer *w, const struct writer_handler *h,
+			const struct sc_writer_event *ev, int *ret_failure)
 {
-	const struct writer_handler *h = &w->handlers[ev->type];
 	struct handler_frame saved;
 	bool ok;
 	int failure;
@@ -55,6 +56,23 @@ bool writer_dispatch_run(struct sc_writer *w, const struct sc_writer_event *ev, 
 	frame_leave(w, saved);
 	*ret_failure = failure || ok ? failure : -SC_E_WRITERERROR_NONRETRYABLE;
 	return ok;
+}
+
+bool writer_dispatch_run(struct sc_writer *w, const struct sc_writer_event *ev, int *ret_failure)
+{
+	return run_handler(w, &w->handlers[ev->type], ev, ret_failure);
+}
+
+bool writer_dispatch_abort(struct sc_writer *w, const struct sc_writer_event *ev, bool frozen,
+			   int *ret_failure)
+{
+	const struct writer_handler *h = &w->handlers[SC_EVENT_ABORT];
+
+	/* A writer that set no Abort handler still gets back to normal when
+	 * frozen: its Thaw logic is what undoes a freeze (A21). */
+	if (!h->fn && frozen)
+		h = &w->handlers[SC_EVENT_THAW];
+	return run_handler(w, h, ev, ret_failure);
 }
 
 /* Answer event @id; a failure code goes with a veto and also with a success
@@ -108,6 +126,7 @@ static int dispatch_event(struct sc_writer *w, const struct wire_message *m, enu
 {
 	_cleanup_json_ json_t *msg = NULL;
 	struct sc_writer_event ev;
+	uint64_t received_usec;
 	int failure, r;
 	bool ok;
 
@@ -120,13 +139,15 @@ static int dispatch_event(struct sc_writer *w, const struct wire_message *m, enu
 	if (r < 0)
 		return r;
 	writer_log(w, LOG_DEBUG, "Event '%s'", m->name);
-	if (writer_session_timed_out(w, &ev)) {
-		ok = false; /* the library already ran Abort: too late to thaw */
-		failure = -SC_E_WRITERERROR_TIMEOUT;
-	} else {
+	received_usec = time_now_usec();
+	if (writer_session_skip(w, &ev, &ok, &failure))
+		; /* answered from what the library already did */
+	else if (type == SC_EVENT_ABORT)
+		ok = writer_dispatch_abort(w, &ev, writer_session_is_frozen(w, &ev.session),
+					   &failure);
+	else
 		ok = writer_dispatch_run(w, &ev, &failure);
-	}
-	r = writer_session_update(w, &ev);
+	r = writer_session_update(w, &ev, received_usec);
 	writer_event_done(&ev);
 	if (r < 0)
 		return r;

@@ -61,7 +61,8 @@ struct sc_writer_event {
 struct writer_session {
 	struct writer_session *next;
 	struct sc_writer_event abort;  /* the Abort to run: ids, context, backup type */
-	uint64_t thaw_deadline_usec;   /* UINT64_MAX once aborted by the library */
+	uint64_t thaw_deadline_usec;   /* UINT64_MAX when not frozen */
+	bool aborted;                  /* the Abort handler ran for this backup */
 };
 
 struct writer_handler {
@@ -132,14 +133,24 @@ int writer_link_unsubscribe(struct sc_writer *w);
 /* writer-dispatch.c */
 int writer_dispatch(struct sc_writer *w, const struct wire_message *m);
 bool writer_dispatch_run(struct sc_writer *w, const struct sc_writer_event *ev, int *ret_failure);
+/* Run the Abort handler for @ev; without one, the Thaw handler when @frozen
+ * (A21), else succeed. */
+bool writer_dispatch_abort(struct sc_writer *w, const struct sc_writer_event *ev, bool frozen,
+			   int *ret_failure);
 
 /* writer-event.c */
 int writer_event_parse(enum sc_event type, json_t *params, struct sc_writer_event *ret);
 void writer_event_done(struct sc_writer_event *ev);
 
 /* writer-session.c */
-bool writer_session_timed_out(struct sc_writer *w, const struct sc_writer_event *ev);
-int writer_session_update(struct sc_writer *w, const struct sc_writer_event *ev);
+bool writer_session_is_frozen(struct sc_writer *w, const struct sc_id *session);
+/* Whether @ev must be answered without running a handler (a Thaw or an Abort
+ * after the library's own Abort), with the answer in ret_ok and ret_failure. */
+bool writer_session_skip(struct sc_writer *w, const struct sc_writer_event *ev, bool *ret_ok,
+			 int *ret_failure);
+/* Record what @ev, received at @received_usec, means for its session. */
+int writer_session_update(struct sc_writer *w, const struct sc_writer_event *ev,
+			  uint64_t received_usec);
 uint64_t writer_session_next_deadline(const struct sc_writer *w);
 int writer_session_expire(struct sc_writer *w);
 void writer_session_abort_all(struct sc_writer *w);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * writer-session.c - the writer side of freeze safety (design.md "Freeze
- * safety", item 1): from Freeze until Thaw or Abort of a backup session the
- * library holds a deadline of the writer's freeze timeout; when it passes, or
- * the connection drops, it runs the Abort handler itself (VSS's dwTimeoutFreeze).
- * It never talks to the service; the service keeps its own deadlines.
+ * writer-session.c - the writer's duties around Freeze that the library
+ * carries (design.md "Freeze safety" item 1; vss-model A18-A21, B4-B9): from
+ * the arrival of Freeze the library holds a deadline of the writer's freeze
+ * timeout; when it passes, or the connection drops, it runs the Abort handler
+ * itself.  The Abort handler runs at most once per backup, however many
+ * Aborts arrive.  It never talks to the service: the service keeps its own
+ * deadlines.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,9 +15,8 @@
 #include "time-util.h"
 #include "writer-internal.h"
 
-/* A session that the library aborted by itself keeps this deadline until the
- * service's Thaw, Abort or BackupShutdown for it arrives. */
-#define SESSION_ABORTED UINT64_MAX
+/* thaw_deadline_usec of a session that is not frozen. */
+#define NOT_FROZEN UINT64_MAX
 
 static struct writer_session *session_find(struct sc_writer *w, const struct sc_id *session)
 {
@@ -35,19 +36,18 @@ static void session_remove(struct sc_writer *w, struct writer_session *s)
 		}
 }
 
-static int session_frozen(struct sc_writer *w, const struct sc_writer_event *ev)
+/* The record of @ev's session, created if missing; it remembers the Abort
+ * the library would run: what @ev carried, less the volumes and components
+ * (VSS's OnAbort gets neither). */
+static struct writer_session *session_get(struct sc_writer *w, const struct sc_writer_event *ev)
 {
 	struct writer_session *s = session_find(w, &ev->session);
 
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		s->next = w->sessions;
-		w->sessions = s;
-	}
-	/* The Abort the library would run carries what Freeze carried, less
-	 * the volumes and components (VSS's OnAbort gets neither). */
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
 	s->abort = (struct sc_writer_event){
 		.type = SC_EVENT_ABORT,
 		.session = ev->session,
@@ -56,31 +56,66 @@ static int session_frozen(struct sc_writer *w, const struct sc_writer_event *ev)
 		.backup_type = ev->backup_type,
 		.select_components = ev->select_components,
 	};
-	s->thaw_deadline_usec = time_deadline_usec((uint64_t)w->freeze_timeout_ms * 1000u);
-	return 0;
+	s->thaw_deadline_usec = NOT_FROZEN;
+	s->next = w->sessions;
+	w->sessions = s;
+	return s;
 }
 
-bool writer_session_timed_out(struct sc_writer *w, const struct sc_writer_event *ev)
+bool writer_session_is_frozen(struct sc_writer *w, const struct sc_id *session)
 {
-	struct writer_session *s;
+	struct writer_session *s = session_find(w, session);
 
-	if (ev->type != SC_EVENT_THAW)
-		return false;
-	s = session_find(w, &ev->session);
-	return s && s->thaw_deadline_usec == SESSION_ABORTED;
+	return s && !s->aborted && s->thaw_deadline_usec != NOT_FROZEN;
 }
 
-int writer_session_update(struct sc_writer *w, const struct sc_writer_event *ev)
+bool writer_session_skip(struct sc_writer *w, const struct sc_writer_event *ev, bool *ret_ok,
+			 int *ret_failure)
+{
+	struct writer_session *s = session_find(w, &ev->session);
+
+	if (!s || !s->aborted)
+		return false;
+	if (ev->type == SC_EVENT_THAW) {
+		*ret_ok = false; /* the library already ran Abort: too late to thaw */
+		*ret_failure = -SC_E_WRITERERROR_TIMEOUT;
+		return true;
+	}
+	if (ev->type == SC_EVENT_ABORT) {
+		*ret_ok = true; /* A19: the handler already ran for this backup */
+		*ret_failure = 0;
+		return true;
+	}
+	return false;
+}
+
+int writer_session_update(struct sc_writer *w, const struct sc_writer_event *ev,
+			  uint64_t received_usec)
 {
 	struct writer_session *s;
 
 	switch (ev->type) {
 	case SC_EVENT_FREEZE:
 		/* Tracked even when the handler vetoed: it may have frozen
-		 * part of its data, and only Abort undoes that. */
-		return session_frozen(w, ev);
+		 * part of its data, and only Abort undoes that.  The window
+		 * counts from the arrival of Freeze (B9, vss-model 5). */
+		s = session_get(w, ev);
+		if (!s)
+			return -ENOMEM;
+		s->thaw_deadline_usec = received_usec + (uint64_t)w->freeze_timeout_ms * 1000u;
+		return 0;
 	case SC_EVENT_THAW:
+		s = session_find(w, &ev->session);
+		if (s)
+			s->thaw_deadline_usec = NOT_FROZEN;
+		return 0;
 	case SC_EVENT_ABORT:
+		s = session_get(w, ev);
+		if (!s)
+			return -ENOMEM;
+		s->aborted = true;
+		s->thaw_deadline_usec = NOT_FROZEN;
+		return 0;
 	case SC_EVENT_BACKUP_SHUTDOWN:
 		s = session_find(w, &ev->session);
 		if (s)
@@ -96,16 +131,18 @@ uint64_t writer_session_next_deadline(const struct sc_writer *w)
 	uint64_t t = UINT64_MAX;
 
 	for (const struct writer_session *s = w->sessions; s; s = s->next)
-		if (s->thaw_deadline_usec < t)
+		if (!s->aborted && s->thaw_deadline_usec < t)
 			t = s->thaw_deadline_usec;
 	return t;
 }
 
+/* Run the Abort handler of a frozen session (the Thaw handler when the
+ * writer set none, A21). */
 static void session_abort(struct sc_writer *w, const struct sc_writer_event *abort)
 {
 	int failure;
 
-	if (!writer_dispatch_run(w, abort, &failure))
+	if (!writer_dispatch_abort(w, abort, true, &failure))
 		writer_log(w, LOG_WARNING, "The Abort handler failed: %s", sc_strerror(failure));
 }
 
@@ -118,11 +155,13 @@ int writer_session_expire(struct sc_writer *w)
 
 	/* Rescan after every handler: it may change the list (by unsubscribing). */
 	for (;;) {
-		for (s = w->sessions; s && s->thaw_deadline_usec > now; s = s->next)
+		for (s = w->sessions; s && (s->aborted || s->thaw_deadline_usec > now); s = s->next)
 			;
 		if (!s)
 			return did;
-		s->thaw_deadline_usec = SESSION_ABORTED;
+		/* Marked first, so that nothing the handler does runs it again. */
+		s->aborted = true;
+		s->thaw_deadline_usec = NOT_FROZEN;
 		abort = s->abort;
 		writer_log(w, LOG_WARNING, "No Thaw within the freeze timeout of %u ms, aborting",
 			   w->freeze_timeout_ms);
@@ -140,7 +179,7 @@ void writer_session_abort_all(struct sc_writer *w)
 	w->sessions = NULL;
 	for (; s; s = next) {
 		next = s->next;
-		if (s->thaw_deadline_usec != SESSION_ABORTED) {
+		if (!s->aborted && s->thaw_deadline_usec != NOT_FROZEN) {
 			writer_log(w, LOG_WARNING, "Lost the service while frozen, aborting");
 			session_abort(w, &s->abort);
 		}

@@ -589,4 +589,5 @@ const struct sc_provider provider_reflink_image = {
 	.abort = reflink_abort,
 	.delete_snapshot = reflink_delete_snapshot,
 	.query = reflink_query,
+	.forget_state = clone_state_free,
 };

@@ -80,7 +80,7 @@ static void event_log_params(json_t *obj, const struct sc_writer_event *ev)
 	json_object_set_new(obj, "components", event_log_components(ev));
 }
 
-void event_log_write(struct test_writer *tw, enum sc_event event,
+void event_log_write(struct test_writer *tw, enum sc_event event, enum sc_event handler,
 		     const struct sc_writer_event *ev)
 {
 	_cleanup_json_ json_t *obj = NULL;
@@ -93,6 +93,8 @@ void event_log_write(struct test_writer *tw, enum sc_event event,
 	obj = json_pack("{s:s, s:i, s:s, s:I}", "event", sc_event_name(event), "pid",
 			(int)getpid(), "instance", tw->instance_id, "t",
 			(json_int_t)event_log_now_usec());
+	if (obj && handler != event)
+		json_object_set_new(obj, "handler", json_string(sc_event_name(handler)));
 	if (obj && ev)
 		event_log_params(obj, ev);
 	line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;

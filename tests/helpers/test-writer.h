@@ -23,6 +23,15 @@ struct behaviour {
 	bool hang;           /* or never return */
 	bool fail;           /* or veto ... */
 	int failure;         /* ... with this -SC_E_WRITERERROR_* (0: none given) */
+	bool no_handler;     /* --no-handler: leave the library's default */
+};
+
+/* What each installed handler gets as userdata: the writer, and the event
+ * the handler was installed for (the library may run the Thaw handler for an
+ * Abort, A21; the log says so). */
+struct handler_context {
+	struct test_writer *tw;
+	enum sc_event event;
 };
 
 /* One --touch WHEN:FILE[=TEXT]: a file written at an event. */
@@ -69,6 +78,7 @@ struct test_writer {
 	bool subscribe_twice;
 	enum loop_mode loop;
 	struct behaviour behaviour[_SC_EVENT_MAX];
+	struct handler_context handlers[_SC_EVENT_MAX];
 
 	/* state */
 	struct sc_writer *w;
@@ -93,7 +103,9 @@ int behaviour_install(struct test_writer *tw);
 int event_log_open(const char *path, int *ret_fd);
 /* CLOCK_MONOTONIC in microseconds: the "t" of the log lines. */
 uint64_t event_log_now_usec(void);
-void event_log_write(struct test_writer *tw, enum sc_event event,
+/* @handler: the event whose handler runs (differs from @event only when the
+ * library runs one handler for another event). */
+void event_log_write(struct test_writer *tw, enum sc_event event, enum sc_event handler,
 		     const struct sc_writer_event *ev);
 
 /* touch.c */

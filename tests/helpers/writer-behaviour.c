@@ -88,7 +88,7 @@ static bool behaviour_identify(struct sc_writer *w, struct sc_writer_metadata *m
 	struct test_writer *tw = userdata;
 	bool ok;
 
-	event_log_write(tw, SC_EVENT_IDENTIFY, NULL);
+	event_log_write(tw, SC_EVENT_IDENTIFY, SC_EVENT_IDENTIFY, NULL);
 	ok = behaviour_run(tw, SC_EVENT_IDENTIFY) && behaviour_metadata(tw, m);
 	touch_event(tw, SC_EVENT_IDENTIFY, true); /* the handler's last act */
 	return ok;
@@ -96,13 +96,14 @@ static bool behaviour_identify(struct sc_writer *w, struct sc_writer_metadata *m
 
 static bool behaviour_event(struct sc_writer *w, const struct sc_writer_event *ev, void *userdata)
 {
-	struct test_writer *tw = userdata;
+	const struct handler_context *ctx = userdata;
+	struct test_writer *tw = ctx->tw;
 	enum sc_event event = sc_writer_event_get_type(ev);
 	int failure = tw->behaviour[event].failure;
 	bool ok;
 	int r;
 
-	event_log_write(tw, event, ev);
+	event_log_write(tw, event, ctx->event, ev);
 	ok = behaviour_run(tw, event);
 	if (!ok && failure != 0 && (r = sc_writer_set_failure(w, failure)) < 0)
 		fprintf(stderr, "test-writer: sc_writer_set_failure(%s): %s (%s)\n",
@@ -116,8 +117,11 @@ int behaviour_install(struct test_writer *tw)
 	int r;
 
 	r = sc_writer_on_identify(tw->w, behaviour_identify, tw);
-	for (int e = 0; r >= 0 && e < _SC_EVENT_MAX; e++)
-		if (e != SC_EVENT_IDENTIFY)
-			r = sc_writer_on_event(tw->w, e, behaviour_event, tw);
+	for (int e = 0; r >= 0 && e < _SC_EVENT_MAX; e++) {
+		if (e == SC_EVENT_IDENTIFY || tw->behaviour[e].no_handler)
+			continue;
+		tw->handlers[e] = (struct handler_context){ .tw = tw, .event = e };
+		r = sc_writer_on_event(tw->w, e, behaviour_event, &tw->handlers[e]);
+	}
 	return r;
 }

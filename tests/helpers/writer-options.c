@@ -49,6 +49,9 @@ static void test_writer_help(void)
 	       "  --delay EVENT:MS         sleep MS milliseconds first\n"
 	       "  --hang EVENT             never answer\n"
 	       "  --crash EVENT            SIGKILL itself (after logging the event)\n"
+	       "  --no-handler EVENT       set no handler for EVENT (not identify): the\n"
+	       "                           library's default runs; a log line whose handler\n"
+	       "                           is another event's says so in \"handler\"\n"
 	       "  --touch WHEN:FILE[=TEXT] write FILE (created or truncated, then fsync'd)\n"
 	       "                           with TEXT, or by default one JSON line\n"
 	       "                           {\"touch\":WHEN,\"pid\",\"instance\",\"t\"} (t as in\n"
@@ -97,7 +100,7 @@ enum {
 	OPT_SOCKET = 0x100, OPT_CLASS, OPT_NAME, OPT_INSTANCE_NAME, OPT_LEVEL, OPT_USAGE,
 	OPT_SOURCE, OPT_FREEZE_TIMEOUT, OPT_METADATA, OPT_LOG, OPT_READY, OPT_PRINT_IDS,
 	OPT_SUBSCRIBE_TWICE, OPT_LOOP, OPT_FAIL, OPT_DELAY, OPT_HANG, OPT_CRASH, OPT_FILE_SET,
-	OPT_TOUCH,
+	OPT_TOUCH, OPT_NO_HANDLER,
 };
 
 /* ERROR of --fail: absent, "none" or an error name (any: the library judges). */
@@ -140,6 +143,9 @@ static int option_behaviour(struct test_writer *tw, int opt, const char *arg)
 	case OPT_HANG:
 		b->hang = true;
 		return rest ? -EINVAL : 0;
+	case OPT_NO_HANDLER:
+		b->no_handler = true;
+		return rest || b == &tw->behaviour[SC_EVENT_IDENTIFY] ? -EINVAL : 0;
 	default:
 		b->crash = true;
 		return rest ? -EINVAL : 0;
@@ -273,6 +279,7 @@ int writer_options_parse(int argc, char **argv, struct test_writer *tw)
 		{ "delay", required_argument, NULL, OPT_DELAY },
 		{ "hang", required_argument, NULL, OPT_HANG },
 		{ "crash", required_argument, NULL, OPT_CRASH },
+		{ "no-handler", required_argument, NULL, OPT_NO_HANDLER },
 		{ "file-set", required_argument, NULL, OPT_FILE_SET },
 		{ "touch", required_argument, NULL, OPT_TOUCH },
 		{}

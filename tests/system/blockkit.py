@@ -34,6 +34,10 @@ FITHAW = 0xC0045878
 # mkfs.xfs wants at least 300 MiB; images are sparse, so this costs little.
 XFS_SIZE = 320 << 20
 EXT4_SIZE = 64 << 20
+BTRFS_SIZE = 256 << 20
+MKFS = {"xfs": ["mkfs.xfs", "-q"], "ext4": ["mkfs.ext4", "-q", "-F"],
+        "btrfs": ["mkfs.btrfs", "-q"]}
+SIZES = {"xfs": XFS_SIZE, "ext4": EXT4_SIZE, "btrfs": BTRFS_SIZE}
 OUTER_SIZE = 2048 << 20
 
 # One record of the workload: its number and padding, 64 bytes in all.
@@ -42,13 +46,27 @@ RECORD = "{:010d} " + "r" * 52 + "\n"
 # The workload, run as its own process: for n = 1, 2, ... it appends record n
 # to each file in the order given, fsyncing each, and logs "n issued acked"
 # (CLOCK_MONOTONIC microseconds: before the first write, after the last
-# fsync) to a log on a filesystem that is never frozen.
+# fsync) to a log on a filesystem that is never frozen.  Between two steps
+# it waits while its pause file (never on a frozen filesystem either) says
+# "frozen": a test writer's --touch makes it an application that its writer
+# quiesces at Freeze.
 WORKLOAD = r"""
 import os, sys, time
 log = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) for p in sys.argv[2:]]
+pause = sys.argv[2]
+fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) for p in sys.argv[3:]]
+
+def paused():
+    try:
+        with open(pause) as f:
+            return f.read().startswith("frozen")
+    except FileNotFoundError:
+        return False
+
 n = 0
 while True:
+    while paused():
+        time.sleep(0.001)
     n += 1
     issued = time.monotonic_ns() // 1000
     for fd in fds:
@@ -96,6 +114,11 @@ class Workload:
 
     def __init__(self, proc, log, files):
         self.proc, self.log, self.files = proc, log, files
+        self.pause_file = f"{log}.pause"
+
+    def writer_touches(self):
+        """The test writer's --touch arguments that quiesce it from Freeze to Thaw."""
+        return [f"freeze:{self.pause_file}=frozen", f"thaw:{self.pause_file}=thawed"]
 
     def steps(self):
         """[(n, issued_usec, acked_usec)] of the records written so far."""
@@ -104,6 +127,9 @@ class Workload:
             n, issued, acked = (int(x) for x in line.split())
             out.append((n, issued, acked))
         return out
+
+    def stop(self):
+        stop_process(self.proc)
 
     def wait_records(self, count, timeout=10):
         deadline = time.monotonic() + scaled(timeout)
@@ -141,12 +167,12 @@ class BlockKit:
         self.outer = self._loop("outer.img", OUTER_SIZE, "xfs", self.dir, "outer")
 
     def _loop(self, name, size, fstype, where, mnt_name):
+        """A @size image @name in @where with a new @fstype, mounted at @mnt_name."""
         image, mnt = where / name, self.dir / mnt_name
         self.images.append(image)
         with open(image, "wb") as f:
             f.truncate(size)
-        mkfs = ["mkfs.xfs", "-q"] if fstype == "xfs" else ["mkfs.ext4", "-q", "-F"]
-        _run(*mkfs, image)
+        _run(*MKFS[fstype], image)
         mnt.mkdir()
         _run("mount", "-o", "loop", image, mnt)
         self.mounted.append(mnt)
@@ -155,8 +181,7 @@ class BlockKit:
     def volume(self, name, fstype):
         """An inner filesystem of @fstype, its image on the outer XFS (made once)."""
         if name not in self.volumes:
-            size = XFS_SIZE if fstype == "xfs" else EXT4_SIZE
-            mnt = self._loop(f"{name}.img", size, fstype, self.outer, name)
+            mnt = self._loop(f"{name}.img", SIZES[fstype], fstype, self.outer, name)
             self.volumes[name] = Volume(mnt, self.outer / f"{name}.img", fstype)
         return self.volumes[name]
 
@@ -187,7 +212,8 @@ class BlockKit:
         fd, log = tempfile.mkstemp(prefix="workload-", suffix=".log", dir=self.dir)
         os.close(fd)
         with open(f"{log}.err", "wb") as err:
-            proc = subprocess.Popen([sys.executable, "-c", WORKLOAD, log, *files],
+            proc = subprocess.Popen([sys.executable, "-c", WORKLOAD, log, f"{log}.pause",
+                                     *files],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=err)
         self.procs.append(proc)

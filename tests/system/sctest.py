@@ -535,7 +535,7 @@ def loop_devices_of(image):
 class Mounts:
     """The filesystems a test module makes, all in one temporary directory:
     a loop-mounted btrfs whose subvolumes the tests create, and on request a
-    small loop-mounted ext4 and a tmpfs.  cleanup() unmounts exactly what
+    tmpfs and a small loop-mounted ext4.  cleanup() unmounts exactly what
     was mounted here (a btrfs holding read-only snapshots unmounts fine),
     detaches its loop devices and removes the images; no other mount is
     ever touched."""
@@ -556,8 +556,8 @@ class Mounts:
         assert p.returncode == 0, f"{' '.join(map(str, argv))}: {p.stderr}"
         return p.stdout
 
-    def _loop(self, name, size, mkfs):
-        image, mnt = self.dir / f"{name}.img", self.dir / name
+    def _loop(self, name, size, mkfs, image_dir=None):
+        image, mnt = (image_dir or self.dir) / f"{name}.img", self.dir / name
         self.images.append(image)
         with open(image, "wb") as f:
             f.truncate(int(size[:-1]) << 20)
@@ -580,14 +580,18 @@ class Mounts:
 
     @property
     def ext4(self):
-        return self._once("ext4", lambda: self._loop("ext4", "16M", ["mkfs.ext4", "-q", "-F"]))
+        """An ext4 mount point (made at first use).  Its image lies on the
+        tmpfs, which cannot clone files: no provider supports it, wherever
+        /tmp is."""
+        return self._once("ext4", lambda: self._loop("ext4", "16M", ["mkfs.ext4", "-q", "-F"],
+                                                     image_dir=self.tmpfs))
 
     @property
     def tmpfs(self):
         def make():
             mnt = self.dir / "tmpfs"
             mnt.mkdir()
-            self._run("mount", "-t", "tmpfs", "-o", "size=16m", "sc-test", mnt)
+            self._run("mount", "-t", "tmpfs", "-o", "size=48m", "sc-test", mnt)
             self.mounted.append(mnt)
             return mnt
 

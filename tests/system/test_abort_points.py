@@ -21,7 +21,7 @@ INSIDE_MS = 400  # when the abort comes, from the start of the operation
 # point: (steps before the two aborts, steps after, slow writer options,
 #         [testing] lines)
 POINTS = {
-    "after-start-set": (["init", "backup-state=volume", "gather", "start-set"], [], {}, []),
+    "after-start-set": ("set", [], {}, []),
     "after-add-volume": ("volume", [], {}, []),
     "during-prepare": ("prepare-async", ["wait"], {"delay": f"prepare_backup:{SLOW_MS}"}, []),
     "after-prepare": ("prepared", [], {}, []),
@@ -39,10 +39,10 @@ POINTS = {
 
 
 def steps_before(kind, vol):
-    if isinstance(kind, list):
-        return kind
+    """The steps of a POINTS kind, up to the aborts."""
     prepared = backup_start(vol) + ["prepare"]
     return {
+        "set": backup_start(vol)[:-1],
         "volume": backup_start(vol),
         "prepare-async": backup_start(vol) + ["prepare-async", f"sleep={INSIDE_MS}"],
         "prepared": prepared,
@@ -51,7 +51,7 @@ def steps_before(kind, vol):
         "complete-async": prepared + ["do-snapshot", "backup-complete-async",
                                       f"sleep={INSIDE_MS}"],
         "complete": prepared + ["do-snapshot", "backup-complete"],
-    }.get(kind, kind)
+    }[kind]
 
 
 @pytest.mark.parametrize("point", list(POINTS))
@@ -121,11 +121,14 @@ def test_abort_backup_at_every_point(env_nostart, abort_fs, vol, point):
 @pytest.mark.parametrize("phase", ["prepare", "prepare-snapshot", "freeze-window",
                                    "post-snapshot", "backup-complete"])
 def test_B12_cancel_behaves_as_abort(env_nostart, abort_fs, vol, phase):
-    """B12 (and protocol.md §6.4): cancelling a running prepare_for_backup
-    or do_snapshot_set is abort_backup: the operation ends CANCELLED, the
-    participants get Abort (those past PostSnapshot excepted), no snapshot
-    remains, and a later abort_backup is a no-op; cancelling backup_complete
-    only ends the wait (the writers have their BackupComplete)."""
+    """B12: a backup can be abandoned by cancelling its running operation,
+    even once the snapshot exists (post-snapshot: committed, PostSnapshot
+    running).  As protocol.md §6.4 says, cancelling prepare_for_backup or
+    do_snapshot_set is abort_backup: the operation ends CANCELLED, the
+    participants get Abort (those past PostSnapshot excepted, B5), no
+    snapshot remains, and a later abort_backup is a no-op; cancelling
+    backup_complete only ends the wait (the writers have their
+    BackupComplete)."""
     slow_opts, testing = {}, []
     if phase == "freeze-window":
         testing = [f"provider-delay-ms=commit:{SLOW_MS}"]

@@ -10,7 +10,7 @@ service (abortkit.FakeService) sends them to a real test writer."""
 
 import pytest
 
-from abortkit import (FAILED_AT_THAW, assert_no_snapshot_left, count, error_of, errors,
+from abortkit import (FAILED_AT_THAW, Stopped, assert_no_snapshot_left, count, error_of, errors,
                       fake_writer, first_t, names, new_session, prepared, start, status,
                       wait_event, wait_shutdown, writer, writer_has_option)
 from abortkit import abort_fs, fake, vol  # noqa: F401 (fixtures)
@@ -48,14 +48,14 @@ def test_A18_abort_from_requester_or_service(env_nostart, abort_fs, vol, source)
         assert error_of(res, "do-snapshot") == "UNEXPECTED_PROVIDER_ERROR"
 
 
-@pytest.mark.parametrize("how", ["service", "fake"])
+@pytest.mark.parametrize("how", [pytest.param("service", marks=pytest.mark.slow), "fake"])
 def test_A19_two_aborts_run_the_handler_once(env_nostart, abort_fs, vol, request, how):
     """A19 (issue 4: "a writer that receives two Aborts runs its handler
-    once"): service: the writer's freeze window passes while the providers
-    commit slowly, so its library aborts by itself, then the service's Abort
-    for the same backup arrives; fake: a frozen writer receives Abort twice.
-    Either way the Abort handler runs once and every Abort is answered
-    success."""
+    once"): service: the writer's freeze window passes while the service is
+    stopped (SIGSTOP), so its library runs Abort by itself; continued, the
+    service sends its own Abort for the same backup.  Fake: a frozen writer
+    receives Abort twice.  Either way the Abort handler runs once, and every
+    Abort is answered success."""
     if how == "fake":
         f = request.getfixturevalue("fake")
         w, session = fake_frozen(env_nostart, f)
@@ -64,12 +64,17 @@ def test_A19_two_aborts_run_the_handler_once(env_nostart, abort_fs, vol, request
         assert first["success"] is True and second["success"] is True, (first, second)
         assert names(w) == ["prepare_snapshot", "freeze", "abort"]
         return
-    env = start(env_nostart, testing=["provider-delay-ms=commit:2500"])
+    env = start(env_nostart, testing=["provider-delay-ms=commit:2000"])
     w = writer(env, vol, freeze_timeout_ms=800)
-    res = env.requester(*prepared(vol), "do-snapshot", "status")
+    bg = env.start_requester(*prepared(vol), "do-snapshot", "status")
+    wait_event(w, "freeze")
+    with Stopped(env):
+        wait_event(w, "abort", timeout=5)  # the library's own
+    res = bg.wait()
     assert error_of(res, "do-snapshot") == "WRITERERROR_TIMEOUT", res
+    assert status(res, w) == (FAILED_AT_THAW, "WRITERERROR_TIMEOUT")
     wait_shutdown(w)
-    assert count(w, "abort") == 1, names(w)
+    assert names(w)[-3:-1] == ["freeze", "abort"] and count(w, "abort") == 1, names(w)
 
 
 @pytest.mark.parametrize("how", ["requester-abort", "other-writer-veto", "own-timeout"])
@@ -231,18 +236,26 @@ def test_B9_freeze_window_counts_from_freeze(env_nostart, fake):
     assert dt <= scaled(1.5 + 0.6) * USEC, f"Abort {dt / 1000:.0f} ms after Freeze"
 
 
+@pytest.mark.slow
 def test_T39_abort_twice_is_no_error_for_the_service(env_nostart, abort_fs, vol):
     """T39: the same writer may get Abort more than once for one set without
-    an error in the service: its library aborted already (freeze window),
-    then the service's Abort comes; the service reports the first cause
-    (FAILED_AT_THAW, WRITERERROR_TIMEOUT), answers a second abort_backup, and
-    the next backup with the same writer succeeds."""
+    an error in the service: its library ran Abort by itself (its window
+    passed while the service was stopped), then the service's Abort came.
+    The service records the Abort answered, reports the first cause
+    (FAILED_AT_THAW, WRITERERROR_TIMEOUT) in status and in its writer list,
+    and answers later abort_backup calls."""
     env = start(env_nostart, testing=["provider-delay-ms=commit:2000"])
-    w = writer(env, vol, freeze_timeout_ms=700)
-    res = env.requester(*prepared(vol), "do-snapshot", "status", "abort", "abort", "status")
+    w = writer(env, vol, freeze_timeout_ms=800)
+    bg = env.start_requester(*prepared(vol), "do-snapshot", "status", "abort", "abort",
+                             "status", "sleep=500")
+    wait_event(w, "freeze")
+    with Stopped(env):
+        wait_event(w, "abort", timeout=5)
+    res = bg.wait()
     assert error_of(res, "do-snapshot") == "WRITERERROR_TIMEOUT", res
     assert [l["error"] for l in res.lines if l["step"] == "abort"] == ["OK", "OK"]
     assert status(res, w, 0) == (FAILED_AT_THAW, "WRITERERROR_TIMEOUT")
     assert status(res, w, 1) == (FAILED_AT_THAW, "WRITERERROR_TIMEOUT")
+    assert f"Writer '{w.name}' failed abort" not in env.daemon_log()
     wait_shutdown(w)
     assert env.daemon.poll() is None

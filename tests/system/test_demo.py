@@ -47,10 +47,15 @@ def copy_tree(dest):
 
 @pytest.mark.slow
 def test_demo_run():
-    """`bash demo/run` exits 0, shows that the snapshot holds the data as of
-    the freeze, and leaves nothing mounted, attached or running."""
+    """`bash demo/run` exits 0 (it checks the snapshot itself) and leaves
+    nothing mounted, attached or running, nor its state directory."""
     if os.geteuid() != 0:
         pytest.skip("demo/run runs as root")
+    # demo/run builds first: on a stale build that would change the programs
+    # under the other tests' feet (or fail half-way through someone's edit).
+    p = subprocess.run(["ninja", "-C", str(BUILD), "-n"], capture_output=True, text=True)
+    if "no work to do" not in p.stdout:
+        pytest.skip(f"{BUILD} is not up to date: build it first")
     base = Path(tempfile.mkdtemp(prefix="sc-demo-", dir="/tmp"))
     tree = base / "tree"
     proc = None
@@ -62,8 +67,7 @@ def test_demo_run():
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         out, _ = proc.communicate(timeout=scaled(240))
-        assert proc.returncode == 0, out
-        assert "The snapshot holds the data as of the freeze." in out, out
+        assert proc.returncode == 0, out  # the script checks what the snapshot holds
         assert not [m for m in mount_points() if m.startswith(str(base))]
         assert not [d for d, f in loop_backing_files().items() if f.startswith(str(base))]
         assert processes_mentioning(str(base)) == []

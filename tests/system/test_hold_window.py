@@ -8,14 +8,13 @@ the window stays open long enough to act in it."""
 
 import re
 import signal
-import time
 
 import pytest
 
 from blockkit import kit, xfs, ext4, frozen  # noqa: F401 (fixtures)
-from sctest import backup_steps, loop_devices_of, scaled, wait_until
+from sctest import DEBUG_LOG, backup_steps, loop_devices_of, wait_until
 
-SLOW_COMMIT = "\n[timeouts]\nhold-ms=20000\n[testing]\nprovider-delay-ms=commit:{ms}\n"
+SLOW_COMMIT = DEBUG_LOG + "[timeouts]\nhold-ms=20000\n[testing]\nprovider-delay-ms=commit:{ms}\n"
 
 
 def ok(res):
@@ -23,13 +22,12 @@ def ok(res):
     return res
 
 
-def held_set(env, kit, *volumes):
+def held_set(env, *volumes):
     """Start a set of @volumes with a writer on the first one; return the
-    requester once the writer is frozen (the hold follows at once)."""
-    writer = env.start_writer(file_sets=[volumes[0] / "app"])
+    requester once the service holds writes (its debug log says so)."""
+    env.start_writer(file_sets=[volumes[0] / "app"])
     req = env.start_requester(*backup_steps(*volumes, context="app-rollback"))
-    wait_until(lambda: "freeze" in writer.event_names(), 10, "the writer's Freeze")
-    time.sleep(scaled(0.3))  # pre_commit and the freeze: a few milliseconds
+    wait_until(lambda: "Holding writes" in env.daemon_log(), 10, "the hold")
     return req
 
 
@@ -41,7 +39,7 @@ def test_other_sessions_wait_for_the_thaw(env_nostart, kit, xfs, mounts, volume)
     env.start_daemon(extra=SLOW_COMMIT.format(ms=1500))
     made = ok(env.requester(*backup_steps(volume, context="nas-rollback")))
     snap_id = made.step("do-snapshot")["snapshots"][0]["snapshot_id"]
-    req = held_set(env, kit, xfs.mnt)
+    req = held_set(env, xfs.mnt)
     env.cli("delete", snap_id)
     log = env.daemon_log()
     held, deleted = log.find("were held for"), log.find(f"Deleted snapshot {snap_id}")
@@ -55,7 +53,7 @@ def test_sigterm_thaws_first(env_nostart, kit, xfs, ext4):
     the slow commit returns, and the service then exits cleanly."""
     env = env_nostart
     env.start_daemon(extra=SLOW_COMMIT.format(ms=2500))
-    held_set(env, kit, xfs.mnt, ext4.mnt)
+    held_set(env, xfs.mnt, ext4.mnt)
     env.daemon_may_exit = True
     env.stop_daemon(signal.SIGTERM)
     assert env.daemon.returncode == 0

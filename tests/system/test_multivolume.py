@@ -5,7 +5,9 @@ service picks each provider by itself; the two block-level volumes are held
 together; the set is all or nothing (a failing step leaves no member); a
 delete removes every member."""
 
+import json
 import re
+import subprocess
 
 import pytest
 
@@ -21,6 +23,31 @@ def ok(res):
 def btrfs_snapshots(mounts):
     d = mounts.btrfs / ".shadowcopy"
     return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+def test_providers_listed(env):
+    """Both providers are software providers; only reflink-image holds writes."""
+    providers = json.loads(env.cli("providers", "--json").stdout)["providers"]
+    assert [(p["name"], p["type"], p["holds_writes"]) for p in providers] == \
+        [("btrfs", 2, False), ("reflink-image", 2, True)]
+
+
+def test_btrfs_in_an_image(env, kit):
+    """A btrfs inside an image on XFS: the service chooses btrfs for it (an
+    atomic snapshot, no freeze); reflink-image takes it when named, and its
+    clone checks clean."""
+    inner = kit.volume("btrfs", "btrfs")
+    auto = ok(env.requester(*backup_steps(inner.mnt, context="nas-rollback")))
+    assert auto.step("do-snapshot")["snapshots"][0]["provider"] == "btrfs"
+    assert "were held" not in env.daemon_log()
+    named = ok(env.requester(*backup_steps(f"{inner.mnt},reflink-image",
+                                           context="nas-rollback")))
+    snap = named.step("do-snapshot")["snapshots"][0]
+    assert snap["provider"] == "reflink-image" and "were held" in env.daemon_log()
+    p = subprocess.run(["btrfs", "check", "--readonly", snap["location"]], capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    env.cli("delete", "--all")
 
 
 def test_mixed_set(env, kit, xfs, ext4, mounts, volume):

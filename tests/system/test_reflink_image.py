@@ -76,33 +76,58 @@ def test_clones_hold_what_was_acknowledged(env, kit, xfs, ext4):
             kit.check_clone(clone, vol.fstype)
             last = kit.read_clone(clone, vol.fstype, "records")
             assert acked <= last < issued_after, (vol.fstype, acked, last, issued_after)
+    load.stop()
     assert not frozen(xfs.mnt) and not frozen(ext4.mnt)
 
 
-def test_two_volumes_one_point_in_time(env, kit, xfs, ext4):
-    """A workload writes each number to both volumes in turn; every set's two
-    clones end at the same number, because both filesystems were frozen
-    together.  The workload writes in the order the service freezes (by
-    device): the first volume frozen is the first written.  Deleting a set
-    removes its clones."""
-    first, second = sorted((xfs, ext4), key=lambda v: v.dev)
-    load = kit.start_workload(first.mnt / "seq", second.mnt / "seq")
+def two_volume_sets(env, kit, first, second, load, count, context):
+    """Make @count sets of @first and @second while @load runs; yield the
+    last record number of the workload's file in each clone, (first,
+    second), deleting each set."""
     before = set(kit.clones())
-    previous = 0
-    for _ in range(4):
-        load.wait_records(previous + 10)
-        res = ok(env.requester(*backup_steps(first.mnt, second.mnt, context="nas-rollback")))
-        snaps = res.step("do-snapshot")["snapshots"]
-        lasts = {s["volume_root"]: kit.read_clone(s["location"],
-                                                  xfs.fstype if s["volume_root"] == str(xfs.mnt)
-                                                  else ext4.fstype, "seq")
-                 for s in snaps}
-        assert len(set(lasts.values())) == 1, lasts
-        assert lasts[str(first.mnt)] > previous
-        previous = lasts[str(first.mnt)]
-        env.cli("delete", "--set", snaps[0]["snapshot_set_id"])
+    for _ in range(count):
+        load.wait_records(len(load.steps()) + 10)
+        steps = backup_steps(first.mnt, second.mnt, context=context)
+        res = ok(env.requester(*steps, *(["backup-complete"] if context == "app-rollback"
+                                        else [])))
+        snaps = {s["volume_root"]: s for s in res.step("do-snapshot")["snapshots"]}
+        yield tuple(kit.read_clone(snaps[str(v.mnt)]["location"], v.fstype, f.name)
+                    for v, f in zip((first, second), load.files))
+        env.cli("delete", "--set", snaps[str(first.mnt)]["snapshot_set_id"])
         assert set(kit.clones()) == before
     assert env.snapshots() == []
+
+
+def test_two_volumes_one_point_in_time(env, kit, xfs, ext4):
+    """A workload writes each number to both volumes in turn, without a
+    writer.  Both filesystems are frozen together (the first written is the
+    first frozen: the service freezes by device), so every set's clones are
+    one cut of that workload: the first volume holds the same number as the
+    second, or the next one when the cut fell between the two writes of a
+    step; never an older one, as two snapshots one after the other would
+    give.  Deleting a set removes its clones."""
+    first, second = sorted((xfs, ext4), key=lambda v: v.dev)
+    load = kit.start_workload(first.mnt / "in-step", second.mnt / "in-step")
+    previous = 0
+    for a, b in two_volume_sets(env, kit, first, second, load, 4, "nas-rollback"):
+        assert a - b in (0, 1) and b > previous, (a, b)
+        previous = b
+    load.stop()
+
+
+def test_two_volumes_same_number_with_a_writer(env, kit, xfs, ext4):
+    """The same workload quiesced by its writer between Freeze and Thaw (it
+    waits between steps while its pause file says so; the writer's Freeze
+    handler gives it time to finish its step): every set's two clones end at
+    the same number."""
+    first, second = sorted((xfs, ext4), key=lambda v: v.dev)
+    load = kit.start_workload(first.mnt / "quiesced", second.mnt / "quiesced")
+    env.start_writer(file_sets=load.files, delay="freeze:100", touch=load.writer_touches())
+    previous = 0
+    for a, b in two_volume_sets(env, kit, first, second, load, 3, "app-rollback"):
+        assert a == b and b > previous, (a, b)
+        previous = b
+    load.stop()
 
 
 @pytest.mark.slow

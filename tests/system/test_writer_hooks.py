@@ -5,15 +5,13 @@ a failing or hanging freeze hook vetoes; thaw and abort come in reverse
 order to every hook that got "freeze", also when the service is killed
 while the hooks are frozen; parallel steps."""
 
-import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 from sctest import SHADOWCOPY, scaled, wait_until
-from writerkit import (HOOKS_CLASS, HOOKS_WRITER, create_set, start_hooks_writer, volumes,
-                       world)  # noqa: F401 (fixtures)
+from writerkit import HOOKS_WRITER, create_set, start_hooks_writer
 
 # A hook that logs "NAME ARG $SHADOWCOPY_EVENT" and does what $1 asks of it.
 LOGGING_HOOK = """#!/bin/sh
@@ -96,52 +94,60 @@ case "$1" in
 esac
 """
 
+# No "#!" line: qemu-ga's dispatcher (a shell script) runs it with sh.
+QEMU_NO_SHEBANG = """case "$1" in
+    freeze|thaw) echo "25-no-shebang $1" >>{log} ;;
+    *) exit 1 ;;
+esac
+"""
+
 NEVER_RUN = """#!/bin/sh
 echo "{name} ran" >>{log}
 exit 1
 """
 
 
-def test_qemu_guest_agent_directory(world, tmp_path):
+def test_qemu_guest_agent_directory(env, volume, tmp_path):
     """qemu-ga style hooks run unchanged: "freeze" in name order before the
     snapshot, "thaw" in reverse after it; a background process a freeze hook
-    leaves runs on until thaw; backup files, hidden and non-executable files
-    are skipped, as qemu-ga's fsfreeze-hook skips them."""
-    env = world.env
-    vol = world.volume()
+    leaves runs on until thaw; a script without "#!" runs with sh; backup
+    files, hidden and non-executable files are skipped, as qemu-ga's
+    fsfreeze-hook skips them."""
+    vol = volume
     hooks = HookDir(tmp_path)
-    marker = vol.path / "frozen-marker"
+    marker = vol / "frozen-marker"
     hooks.add("10-holder", text=QEMU_HOLDER.format(fifo=tmp_path / "hold.fifo", log=hooks.log,
                                                  marker=marker))
     hooks.add("20-plain", text=QEMU_PLAIN.format(log=hooks.log))
-    for name in ("mysql-flush.sh.sample", "30-edit~", "40-old.dpkg-old", ".hidden", "50-rpm.rpmnew"):
+    hooks.add("25-no-shebang", text=QEMU_NO_SHEBANG.format(log=hooks.log))
+    for name in ("mysql-flush.sh.sample", "30-edit~", "40-old.dpkg-old", ".hidden",
+                 "50-rpm.rpmnew"):
         hooks.add(name, text=NEVER_RUN.format(name=name, log=hooks.log))
     hooks.add("60-not-executable", text=NEVER_RUN.format(name="60", log=hooks.log), mode=0o644)
     w = start_hooks_writer(env, hooks.dir)
-    _, doc = create_set(env, vol.path)
+    _, doc = create_set(env, vol)
     assert writer_result(doc, w)["failure"] == "OK"
     wait_until(lambda: "holder released" in hooks.log.read_text(), 5, "the holder to end")
     assert hooks.log.read_text().splitlines() == [
-        "10-holder freeze", "holder started", "20-plain freeze",
-        "20-plain thaw", "10-holder thaw", "holder released"]
+        "10-holder freeze", "holder started", "20-plain freeze", "25-no-shebang freeze",
+        "25-no-shebang thaw", "20-plain thaw", "10-holder thaw", "holder released"]
     snap = Path(doc["snapshots"][0]["location"])
     assert (snap / "frozen-marker").read_text() == "in the snapshot\n"
 
 
-def test_opt_in_and_environment(world, tmp_path):
+def test_opt_in_and_environment(env, volume, tmp_path):
     """A hook with the marker line also gets prepare, post-snapshot and
     backup-complete, in that order around freeze and thaw; the environment
     names the event, the snapshot set and its volumes."""
-    env = world.env
-    vol = world.volume()
+    vol = volume
     hooks = HookDir(tmp_path)
     envfile = tmp_path / "env"
     hooks.add("10-aware", marker="# shadowcopy-events: prepare post-snapshot abort backup-complete",
               body=f'echo "$1 $SHADOWCOPY_SNAPSHOT_SET_ID $SHADOWCOPY_CONTEXT '
                    f'$SHADOWCOPY_VOLUMES" >>{envfile}')
     hooks.add("20-plain")
-    w = start_hooks_writer(env, hooks.dir, extra=f"volume = {vol.path}")
-    _, doc = create_set(env, vol.path)
+    w = start_hooks_writer(env, hooks.dir, extra=f"volume = {vol}")
+    _, doc = create_set(env, vol)
     assert writer_result(doc, w)["failure"] == "OK"
     assert hooks.calls() == [("10-aware", "prepare"), ("10-aware", "freeze"),
                              ("20-plain", "freeze"), ("20-plain", "thaw"),
@@ -150,24 +156,23 @@ def test_opt_in_and_environment(world, tmp_path):
     assert all(l[1] == l[2] for l in hooks.lines())  # $SHADOWCOPY_EVENT is the word
     set_id = doc["snapshot_set_id"]
     for line in envfile.read_text().splitlines():
-        assert line.split()[1:] == [set_id, "app-rollback", str(vol.path)]
+        assert line.split()[1:] == [set_id, "app-rollback", str(vol)]
 
 
-def test_freeze_veto(world, tmp_path):
+def test_freeze_veto(env, volume, tmp_path):
     """A freeze hook that fails vetoes: the writer fails at Freeze with
     WRITERERROR_RETRYABLE, the set is aborted and leaves no snapshot, every
     hook that got "freeze" (the failed one too) gets "abort" - or "thaw",
     if it did not opt in to "abort" - in reverse order; later ones get
     nothing."""
-    env = world.env
-    vol = world.volume()
+    vol = volume
     hooks = HookDir(tmp_path)
     hooks.add("10-plain")
     hooks.add("20-aware", marker="# shadowcopy-events: abort")
     hooks.add("30-fails", body='[ "$1" = freeze ] && exit 3')
     hooks.add("40-later")
     w = start_hooks_writer(env, hooks.dir)
-    rc, doc = create_set(env, vol.path, check=False)
+    rc, doc = create_set(env, vol, check=False)
     assert rc == 1 and doc["snapshots"] == []
     res = writer_result(doc, w)
     assert res["state"] == 9 and res["failure"] == "WRITERERROR_RETRYABLE", res
@@ -189,19 +194,18 @@ exit 0
 """
 
 
-def test_freeze_timeout(world, tmp_path):
+def test_freeze_timeout(env, volume, tmp_path):
     """A freeze hook that sleeps forever is killed at timeout-ms with its
     whole process group (its background child too), which vetoes with
     WRITERERROR_TIMEOUT; the hooks that got "freeze" get "thaw"."""
-    env = world.env
-    vol = world.volume()
+    vol = volume
     hooks = HookDir(tmp_path)
     pidfile = tmp_path / "child.pid"
     hooks.add("10-plain")
     hooks.add("20-hangs", text=HANGING_HOOK.format(log=hooks.log, pidfile=pidfile))
     w = start_hooks_writer(env, hooks.dir, extra="timeout-ms = 500")
     start = time.monotonic()
-    rc, doc = create_set(env, vol.path, check=False)
+    rc, doc = create_set(env, vol, check=False)
     assert time.monotonic() - start < scaled(5)
     assert rc == 1 and doc["snapshots"] == []
     res = writer_result(doc, w)
@@ -222,16 +226,15 @@ echo "{name} $1 end" >>{log}
 """
 
 
-def test_parallel_step(world, tmp_path):
+def test_parallel_step(env, volume, tmp_path):
     """The executables of a subdirectory run together, as one step between
     the steps before and after it; thaw goes through the steps backwards."""
-    env = world.env
-    vol = world.volume()
+    vol = volume
     hooks = HookDir(tmp_path)
     for name in ("10-first", "20-group/a", "20-group/b", "30-last"):
         hooks.add(name, text=PARALLEL_HOOK.format(name=name, log=hooks.log))
     w = start_hooks_writer(env, hooks.dir)
-    _, doc = create_set(env, vol.path)
+    _, doc = create_set(env, vol)
     assert writer_result(doc, w)["failure"] == "OK"
     lines = [" ".join(l) for l in hooks.lines()]
     freeze = [l for l in lines if " freeze " in l]
@@ -244,40 +247,56 @@ def test_parallel_step(world, tmp_path):
         and thaw[3] == "10-first"
 
 
-def test_abort_after_freeze(world, tmp_path):
+def test_abort_after_freeze(env, volume, tmp_path):
     """A set that fails after the Freeze for another reason (the provider's
     commit fails): every hook gets "abort" or "thaw" in reverse order."""
-    env = world.env
     env.stop_daemon()
     env.start_daemon(extra="[testing]\nprovider-fail = commit\n")
-    vol = world.volume()
+    vol = volume
     hooks = HookDir(tmp_path)
     hooks.add("10-plain")
     hooks.add("20-aware", marker="# shadowcopy-events: abort")
     hooks.add("30-plain")
     start_hooks_writer(env, hooks.dir)
-    rc, _ = create_set(env, vol.path, check=False)
+    rc, _ = create_set(env, vol, check=False)
     assert rc == 1
     assert hooks.calls() == [("10-plain", "freeze"), ("20-aware", "freeze"),
                              ("30-plain", "freeze"), ("30-plain", "thaw"),
                              ("20-aware", "abort"), ("10-plain", "thaw")]
 
 
-def test_service_killed_while_frozen(world, tmp_path):
+def test_abort_after_thaw(env, volume, tmp_path):
+    """A set that fails after the Thaw, before PostSnapshot (the provider's
+    pre_final_commit fails): a hook that opted in to "abort" gets it after
+    its "thaw"; a plain hook, already thawed, gets nothing more."""
+    env.stop_daemon()
+    env.start_daemon(extra="[testing]\nprovider-fail = pre_final_commit\n")
+    vol = volume
+    hooks = HookDir(tmp_path)
+    hooks.add("10-plain")
+    hooks.add("20-aware", marker="# shadowcopy-events: abort post-snapshot")
+    start_hooks_writer(env, hooks.dir)
+    rc, _ = create_set(env, vol, check=False)
+    assert rc == 1
+    assert hooks.calls() == [("10-plain", "freeze"), ("20-aware", "freeze"),
+                             ("20-aware", "thaw"), ("10-plain", "thaw"),
+                             ("20-aware", "abort")]
+
+
+def test_service_killed_while_frozen(env, volume, tmp_path):
     """shadowcopyd killed (SIGKILL) while the hooks are frozen: the writer's
     library runs the Abort handler itself, and every frozen hook gets
     "abort" ("thaw" for those that did not opt in), in reverse order."""
-    env = world.env
     env.stop_daemon()
     env.start_daemon(extra="[testing]\nprovider-delay-ms = commit:5000\n")
-    vol = world.volume()
+    vol = volume
     hooks = HookDir(tmp_path)
     hooks.add("10-plain")
     hooks.add("20-group/aware", marker="# shadowcopy-events: abort")
     hooks.add("30-plain")
     w = start_hooks_writer(env, hooks.dir)
     create = subprocess.Popen([str(SHADOWCOPY), "--socket", str(env.socket), "create",
-                               str(vol.path)],
+                               str(vol)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: len(hooks.calls()) == 3, 10, "every hook to be frozen")
@@ -292,6 +311,31 @@ def test_service_killed_while_frozen(world, tmp_path):
                                  ("10-plain", "thaw")]
     assert [l[2] for l in hooks.lines()[3:]] == ["abort"] * 3
     assert w.proc.poll() is None  # the writer lives on, waiting for the service
+
+
+def test_writer_stopped_while_frozen(env, volume, tmp_path):
+    """SIGTERM to the writer while its hooks are frozen (systemctl stop): it
+    runs "abort" ("thaw") on them in reverse before it unsubscribes and
+    exits 0; the set fails."""
+    env.stop_daemon()
+    env.start_daemon(extra="[testing]\nprovider-delay-ms = commit:2000\n")
+    hooks = HookDir(tmp_path)
+    hooks.add("10-plain")
+    hooks.add("20-aware", marker="# shadowcopy-events: abort")
+    w = start_hooks_writer(env, hooks.dir)
+    create = subprocess.Popen([str(SHADOWCOPY), "--socket", str(env.socket), "create",
+                               str(volume)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: len(hooks.calls()) == 2, 10, "every hook to be frozen")
+        w.proc.send_signal(signal.SIGTERM)
+        assert w.proc.wait(timeout=scaled(10)) == 0
+        assert create.wait(timeout=scaled(20)) == 1
+    finally:
+        if create.poll() is None:
+            create.kill()
+            create.wait()
+    assert hooks.calls()[2:] == [("20-aware", "abort"), ("10-plain", "thaw")]
 
 
 def run_writer(*args):

@@ -4,16 +4,19 @@ volumes, with a live transfer workload (issue 9): snapshots whose databases,
 copied out and opened, pass integrity_check and keep the total; one database,
 and two databases on two volumes committed across with ATTACH."""
 
-import json
 import subprocess
 import time
 
-from sctest import scaled
+import pytest
+
+from sctest import TIME_SCALE, scaled
 from writerkit import (SQLITE_CLASS, SQLITE_WRITER, LockHolder, Workload, check_copies,
                        copy_database, create_set, make_bank, snapshot_path,
                        start_sqlite_writer, volumes, world)  # noqa: F401 (fixtures)
 
-SETS = 50
+# The issue asks for 50 sets; the sanitizer pass (a time scale above 1)
+# makes 10, which is enough to check the writer's memory there.
+SETS = 50 if TIME_SCALE <= 1 else 10
 
 
 def run_sets(env, dbs, n, tmp, paths=None):
@@ -33,7 +36,7 @@ def test_transfer_one_database(world, tmp_path):
     snapshot's copy opens, passes integrity_check and keeps the total."""
     env = world.env
     vol = world.volume()
-    db = vol.path / "bank.db"
+    db = vol / "bank.db"
     total = make_bank([db])
     w = start_sqlite_writer(env, {"bank": [db]})
     load = Workload(env, [db])
@@ -53,7 +56,7 @@ def test_transfer_two_volumes_attach(world, tmp_path):
     volumes, and in every one the two copies together keep the total."""
     env = world.env
     a, b = world.volume(), world.volume()
-    dbs = [a.path / "bank.db", b.path / "ledger.db"]
+    dbs = [a / "bank.db", b / "ledger.db"]
     total = make_bank(dbs)
     w = start_sqlite_writer(env, {"bank": dbs})
     load = Workload(env, dbs)
@@ -65,26 +68,31 @@ def test_transfer_two_volumes_attach(world, tmp_path):
     print(f"{summary['commits']} transfers during {SETS} sets")
 
 
+@pytest.mark.slow  # no writer code to check in the sanitizer pass
 def test_no_writers_two_volumes(world, tmp_path):
-    """The same workload without the writer, the two volumes snapshotted one
-    after the other (create --no-writers, twice): each copy is a consistent
-    database (SQLite survives a crash-consistent snapshot) but the two
-    together break the total; how often is printed (docs/writers.md)."""
+    """The same workload without the writer (create --no-writers): the two
+    volumes snapshotted one after the other, and both in one set.  Each copy
+    is a sound database (SQLite survives a crash-consistent snapshot) but the
+    two together break the total; how often is printed (docs/writers.md)."""
     env = world.env
     a, b = world.volume(), world.volume()
-    dbs = [a.path / "bank.db", b.path / "ledger.db"]
+    dbs = [a / "bank.db", b / "ledger.db"]
     total = make_bank(dbs)
     load = Workload(env, dbs)
-    broken = 0
+    apart = together = 0
     for i in range(SETS):
         docs = [create_set(env, db.parent, no_writers=True)[1] for db in dbs]
-        copies = [copy_database(snapshot_path(doc, db), tmp_path / f"set{i}" / f"db{k}")
+        copies = [copy_database(snapshot_path(doc, db), tmp_path / f"apart{i}" / f"db{k}")
                   for k, (doc, db) in enumerate(zip(docs, dbs))]
-        broken += check_copies(copies) != total
+        apart += check_copies(copies) != total
+        _, doc = create_set(env, a, b, no_writers=True)
+        copies = [copy_database(snapshot_path(doc, db), tmp_path / f"together{i}" / f"db{k}")
+                  for k, db in enumerate(dbs)]
+        together += check_copies(copies) != total
     summary = load.stop()
     assert summary["total"] == total
-    print(f"--no-writers, volumes one after the other: total broken in {broken} of {SETS} "
-          f"pairs ({summary['commits']} transfers)")
+    print(f"--no-writers: total broken in {apart} of {SETS} pairs of sets, in {together} of "
+          f"{SETS} sets of both volumes ({summary['commits']} transfers)")
 
 
 def writer_result(doc, w):
@@ -101,9 +109,9 @@ def test_missing_database(world):
     VSS does not abort for it), and says which file."""
     env = world.env
     vol = world.volume()
-    db = vol.path / "missing.db"
+    db = vol / "missing.db"
     w = start_sqlite_writer(env, {"gone": [db]})
-    rc, doc = create_set(env, vol.path, check=False)
+    rc, doc = create_set(env, vol, check=False)
     assert rc == 1
     res = writer_result(doc, w)
     assert res["state"] == 8 and res["failure"] == "WRITERERROR_NONRETRYABLE", res
@@ -117,12 +125,12 @@ def test_locked_too_long_at_freeze(world):
     aborted and leaves no snapshot; once the lock is gone, sets work again."""
     env = world.env
     vol = world.volume()
-    db = vol.path / "bank.db"
+    db = vol / "bank.db"
     make_bank([db])
     w = start_sqlite_writer(env, {"bank": [db]}, extra="lock-timeout-ms = 300")
     holder = LockHolder(env, db)
     start = time.monotonic()
-    rc, doc = create_set(env, vol.path, check=False)
+    rc, doc = create_set(env, vol, check=False)
     assert time.monotonic() - start < scaled(5)
     assert rc == 1
     res = writer_result(doc, w)
@@ -130,7 +138,7 @@ def test_locked_too_long_at_freeze(world):
     assert doc["snapshots"] == [] and env.cli("--json", "list").stdout.count("location") == 0
     assert "cannot take the write lock in time" in w.log()
     holder.release()
-    create_set(env, vol.path)
+    create_set(env, vol)
 
 
 def test_locked_at_prepare(world):
@@ -139,17 +147,17 @@ def test_locked_at_prepare(world):
     checkpoint-timeout-ms, and the set is made without it."""
     env = world.env
     vol = world.volume()
-    db = vol.path / "bank.db"
+    db = vol / "bank.db"
     make_bank([db], journal_mode="delete")
     holder = LockHolder(env, db, "BEGIN EXCLUSIVE")
     w = start_sqlite_writer(env, {"bank": [db]}, extra="checkpoint-timeout-ms = 300")
     assert "not usable now" in w.log()
-    rc, doc = create_set(env, vol.path, check=False)
+    rc, doc = create_set(env, vol, check=False)
     assert rc == 1
     res = writer_result(doc, w)
     assert res["state"] == 8 and res["failure"] == "WRITERERROR_RETRYABLE", res
     holder.release()
-    _, doc = create_set(env, vol.path)
+    _, doc = create_set(env, vol)
     assert writer_result(doc, w)["failure"] == "OK"
 
 
@@ -159,14 +167,14 @@ def test_group_outside_the_set(world):
     writers say it; with both volumes the set is made."""
     env = world.env
     a, b = world.volume(), world.volume()
-    dbs = [a.path / "bank.db", b.path / "ledger.db"]
+    dbs = [a / "bank.db", b / "ledger.db"]
     make_bank(dbs)
     w = start_sqlite_writer(env, {"bank": dbs})
-    rc, doc = create_set(env, a.path, check=False)
+    rc, doc = create_set(env, a, check=False)
     assert rc == 1
     res = writer_result(doc, w)
     assert res["state"] == 8 and res["failure"] == "WRITERERROR_INCONSISTENTSNAPSHOT", res
-    _, doc = create_set(env, a.path, b.path)
+    _, doc = create_set(env, a, b)
     assert writer_result(doc, w)["failure"] == "OK"
 
 
@@ -176,7 +184,7 @@ def test_rollback_journal_and_other_volume(world, tmp_path):
     database is neither checkpointed nor locked)."""
     env = world.env
     a, b = world.volume(), world.volume()
-    db, other = a.path / "bank.db", b.path / "other.db"
+    db, other = a / "bank.db", b / "other.db"
     total = make_bank([db], journal_mode="delete")
     make_bank([other])
     w = start_sqlite_writer(env, {"bank": [db], "other": [other]})
@@ -193,7 +201,7 @@ def test_identify(world):
     excluded; the writer is listed with the SQLite writer's class id."""
     env = world.env
     vol = world.volume()
-    one, two, three = vol.path / "one.db", vol.path / "two.db", vol.path / "sub" / "three.db"
+    one, two, three = vol / "one.db", vol / "two.db", vol / "sub" / "three.db"
     w = start_sqlite_writer(env, {"single": [one], "pair": [two, three]}, name="Apps")
     entry = [e for e in env.list_writers(metadata=True) if e["pid"] == w.pid][0]
     assert entry["class_id"] == SQLITE_CLASS and entry["name"] == "Apps"
@@ -202,10 +210,10 @@ def test_identify(world):
     pair = comps["pair"]
     assert pair["type"] == 1  # SC_CT_DATABASE
     assert [(f["path"], f["filespec"]) for f in pair["database_files"]] == \
-        [(str(vol.path), "two.db"), (str(vol.path / "sub"), "three.db")]
+        [(str(vol), "two.db"), (str(vol / "sub"), "three.db")]
     assert [(f["path"], f["filespec"]) for f in pair["log_files"]] == \
-        [(str(vol.path), "two.db-wal"), (str(vol.path), "two.db-journal"),
-         (str(vol.path / "sub"), "three.db-wal"), (str(vol.path / "sub"), "three.db-journal")]
+        [(str(vol), "two.db-wal"), (str(vol), "two.db-journal"),
+         (str(vol / "sub"), "three.db-wal"), (str(vol / "sub"), "three.db-journal")]
     excluded = [f["filespec"] for f in entry["metadata"]["excludes"]]
     assert excluded == ["one.db-shm", "two.db-shm", "three.db-shm"]
 

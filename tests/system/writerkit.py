@@ -17,15 +17,13 @@ import random
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from sctest import BUILD, Writer, read_text, wait_until
+from sctest import BUILD, Mounts, Writer, read_text, wait_until
 
 SQLITE_WRITER = BUILD / "src" / "writers" / "sqlite" / "shadowcopy-writer-sqlite"
 HOOKS_WRITER = BUILD / "src" / "writers" / "hooks" / "shadowcopy-writer-hooks"
@@ -39,56 +37,35 @@ PYTHON = "/usr/bin/python3"
 
 # --- loop-mounted btrfs volumes ----------------------------------------------
 
-class Volume:
-    """A btrfs filesystem on a loop-mounted image file of the test, and the
-    subvolume "vol" on it, which is the volume snapshot sets are made of."""
+class WriterMounts(Mounts):
+    """sctest.Mounts with a larger (sparse) btrfs: room for 50 snapshots of a
+    busy database, each of which keeps its own copy of the pages rewritten
+    since.  (A full btrfs makes SQLite die of SIGBUS on its mapped -shm.)"""
 
-    def __init__(self, base, name, size="256M"):
-        self.dir = Path(base) / name
-        self.image = self.dir / "disk.img"
-        self.mnt = self.dir / "mnt"
-        self.path = self.mnt / "vol"
-        self.mounted = False
-        self.dir.mkdir()
-        self.mnt.mkdir()
-        subprocess.run(["truncate", "-s", size, str(self.image)], check=True)
-        subprocess.run(["mkfs.btrfs", "-q", str(self.image)], check=True, capture_output=True)
-        subprocess.run(["mount", "-o", "loop", str(self.image), str(self.mnt)], check=True)
-        self.mounted = True
-        subprocess.run(["btrfs", "subvolume", "create", str(self.path)], check=True,
-                       capture_output=True)
-
-    def unmount(self):
-        """Unmount (the loop device goes with it: autoclear).  A mount still
-        busy is detached lazily rather than left behind."""
-        if not self.mounted:
-            return
-        if subprocess.run(["umount", str(self.mnt)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(self.mnt)], check=True)
-        self.mounted = False
+    BTRFS_SIZE = "1024M"
 
 
 @pytest.fixture
 def volumes():
-    """A factory of loop-mounted btrfs volumes: volumes() -> Volume.  Request
-    it before env (or use the world fixture) so that the service is stopped
-    before the volumes are unmounted."""
-    base = Path(tempfile.mkdtemp(prefix="sc-wv-", dir="/tmp"))
+    """A factory of volumes on filesystems of their own: volumes() is a new
+    btrfs subvolume on a new loop-mounted btrfs, so that two of them are
+    snapshotted independently (the shared `volume` fixture gives subvolumes
+    of one btrfs).  Request it before env (or use the world fixture) so that
+    the service is stopped before the filesystems are unmounted."""
     made = []
 
-    def make(size="256M"):
-        v = Volume(base, f"v{len(made)}", size)
-        made.append(v)
-        return v
+    def make():
+        m = WriterMounts()
+        made.append(m)
+        return m.subvolume()
 
+    problems = []
     try:
         yield make
     finally:
-        try:
-            for v in made:
-                v.unmount()
-        finally:
-            shutil.rmtree(base, ignore_errors=True)
+        for m in made:
+            problems += m.cleanup()
+    assert not problems, "; ".join(problems)
 
 
 class World:
@@ -247,19 +224,19 @@ class Workload:
         if poll_ms is not None:
             argv += ["--poll-ms", str(poll_ms)]
         self.proc = env.procs.start(argv, self.prefix)
-        self.ready = Path(f"{self.prefix}.err")
+        self.err = Path(f"{self.prefix}.err")
         wait_until(self.started, 10, "the workload to commit")
 
     def started(self):
         if self.proc.poll() is not None:
-            raise AssertionError(f"workload exited: {read_text(self.ready)}")
-        return "committing" in read_text(self.ready)
+            raise AssertionError(f"workload exited: {read_text(self.err)}")
+        return "committing" in read_text(self.err)
 
     def stop(self):
         """SIGTERM; its summary {"commits", "total"}."""
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout=30)
-        assert rc == 0, f"workload exited {rc}: {read_text(self.ready)}"
+        assert rc == 0, f"workload exited {rc}: {read_text(self.err)}"
         return json.loads(read_text(f"{self.prefix}.out"))
 
 

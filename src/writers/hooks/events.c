@@ -26,10 +26,11 @@ static const char *events_word(const struct hook *h, enum hook_action a)
 	case HOOK_THAW:
 		return h->frozen ? action_word(a) : NULL;
 	case HOOK_ABORT:
-		/* Undo freeze, or an opted-in prepare; "thaw" is all old hooks know. */
-		if (h->frozen || (h->prepared && events_opted(h, HOOK_ABORT)))
-			return action_word(events_opted(h, HOOK_ABORT) ? HOOK_ABORT : HOOK_THAW);
-		return NULL;
+		/* Undo freeze ("thaw" is all old hooks know); tell those that opted
+		 * in, even after their thaw: the set has failed before PostSnapshot. */
+		if (events_opted(h, HOOK_ABORT))
+			return h->involved ? action_word(HOOK_ABORT) : NULL;
+		return h->frozen ? action_word(HOOK_THAW) : NULL;
 	default:
 		return events_opted(h, a) ? action_word(a) : NULL;
 	}
@@ -38,12 +39,21 @@ static const char *events_word(const struct hook *h, enum hook_action a)
 /* What having been run for @a (successfully or not) leaves a hook owing. */
 static void events_mark(struct hook *h, enum hook_action a)
 {
-	if (a == HOOK_PREPARE)
-		h->prepared = true;
-	else if (a == HOOK_FREEZE)
+	if (a == HOOK_PREPARE || a == HOOK_FREEZE)
+		h->involved = true;
+	if (a == HOOK_FREEZE)
 		h->frozen = true;
-	else if (a == HOOK_THAW || a == HOOK_ABORT)
-		h->prepared = h->frozen = false;
+	else if (a == HOOK_THAW)
+		h->frozen = false;
+	else if (a == HOOK_ABORT)
+		h->involved = h->frozen = false;
+}
+
+/* After PostSnapshot no Abort comes (VSS): nothing is owed any more. */
+static void events_settled(struct hooks_writer *hw)
+{
+	for (size_t i = 0; i < hw->n_hooks; i++)
+		hw->hooks[i].involved = hw->hooks[i].frozen = false;
 }
 
 /* Run the hooks of step @step that @a is for, together.  The worst outcome. */
@@ -219,6 +229,7 @@ static bool events_later(struct sc_writer *w, const struct sc_writer_event *ev, 
 		HOOK_POST_SNAPSHOT : HOOK_BACKUP_COMPLETE;
 	enum run_outcome o = events_run(hw, ev, a, false, false);
 
+	events_settled(hw);
 	return o == RUN_OK ? true : events_veto(w, o);
 }
 

@@ -37,7 +37,7 @@ struct hook {
 	char *name;          /* relative to the directory, for the log */
 	unsigned opt_in;     /* mask of 1 << HOOK_*: actions beyond freeze and thaw */
 	size_t step;         /* hooks of one step run together; steps run in order */
-	bool prepared;       /* got "prepare", not yet "abort" or "thaw" */
+	bool involved;       /* got "prepare" or "freeze" in this set; until its PostSnapshot */
 	bool frozen;         /* got "freeze", not yet "thaw" or "abort" */
 };
 

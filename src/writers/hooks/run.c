@@ -74,24 +74,27 @@ static char *run_volumes(const struct sc_writer_event *ev)
 static int run_context_own(struct run_context *c, const struct sc_writer_event *ev,
 			   enum hook_action a, size_t at)
 {
-	_Static_assert(ELEMENTS_OF(own_variables) == 4, "one value per variable");
 	char set_id[SC_ID_STRING_MAX];
-	const char *context;
+	const char *context, *values[ELEMENTS_OF(own_variables)];
 	char *volumes;
 	struct sc_id id;
-	int r;
+	int r = 0;
 
 	sc_writer_event_get_snapshot_set_id(ev, &id);
 	context = sc_context_name(sc_writer_event_get_context(ev));
 	if (!(volumes = run_volumes(ev)))
 		return -ENOMEM;
-	r = asprintf(&c->envp[at], "SHADOWCOPY_EVENT=%s", action_word(a)) < 0 ||
-	    asprintf(&c->envp[at + 1], "SHADOWCOPY_SNAPSHOT_SET_ID=%s",
-		     sc_id_to_string(&id, set_id)) < 0 ||
-	    asprintf(&c->envp[at + 2], "SHADOWCOPY_CONTEXT=%s", context ? context : "") < 0 ||
-	    asprintf(&c->envp[at + 3], "SHADOWCOPY_VOLUMES=%s", volumes) < 0;
+	values[0] = action_word(a);
+	values[1] = sc_id_to_string(&id, set_id);
+	values[2] = context ? context : "";
+	values[3] = volumes;
+	for (size_t i = 0; i < ELEMENTS_OF(own_variables) && r >= 0; i++)
+		if (asprintf(&c->envp[at + i], "%s%s", own_variables[i], values[i]) < 0) {
+			c->envp[at + i] = NULL; /* undefined after a failure */
+			r = -ENOMEM;
+		}
 	free(volumes);
-	return r ? -ENOMEM : 0;
+	return r;
 }
 
 /* The environment of the hooks of @a for the backup of @ev: ours, without
@@ -130,7 +133,7 @@ static void run_reap_abandoned(void)
 
 static int run_spawn(const struct run_context *c, struct child *k)
 {
-	char *argv[] = { k->hook->path, (char *)k->word, NULL };
+	char *argv[] = { "sh", k->hook->path, (char *)k->word, NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, defaults;
@@ -152,7 +155,9 @@ static int run_spawn(const struct run_context *c, struct child *k)
 	(void)posix_spawnattr_setpgroup(&attr, 0);
 	(void)posix_spawnattr_setsigmask(&attr, &none);
 	(void)posix_spawnattr_setsigdefault(&attr, &defaults);
-	r = posix_spawn(&k->pid, k->hook->path, &fa, &attr, argv, c->envp);
+	r = posix_spawn(&k->pid, k->hook->path, &fa, &attr, argv + 1, c->envp);
+	if (r == ENOEXEC) /* a script without "#!": the shell runs it, as for qemu-ga */
+		r = posix_spawn(&k->pid, "/bin/sh", &fa, &attr, argv, c->envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (r != 0)
@@ -219,7 +224,8 @@ static size_t run_wait(struct child *kids, size_t n, uint64_t deadline_usec)
 			break;
 		running = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (kids[i].running && waitpid(kids[i].pid, &status, WNOHANG) == kids[i].pid)
+			if (kids[i].running &&
+			    waitpid(kids[i].pid, &status, WNOHANG) == kids[i].pid)
 				run_finished(&kids[i], status);
 			running += kids[i].running;
 		}

@@ -56,10 +56,11 @@ static int scan_filter(const struct dirent *de)
 
 static unsigned scan_marker_words(const char *path, char *words)
 {
+	char *save = NULL;
 	unsigned mask = 0;
 	int a;
 
-	for (char *w = strtok(words, " \t,"); w; w = strtok(NULL, " \t,")) {
+	for (char *w = strtok_r(words, " \t\r,", &save); w; w = strtok_r(NULL, " \t\r,", &save)) {
 		a = action_from_word(w);
 		if (a < 0)
 			wlog_warning("%s: unknown word '%s' in its %s line, ignoring", path, w,

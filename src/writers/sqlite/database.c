@@ -5,7 +5,8 @@
  * checkpoint of PrepareForSnapshot, and the write lock (BEGIN IMMEDIATE) held
  * from Freeze to Thaw.  Every wait is bounded by a deadline; every failure is
  * logged here once and returned as the VSS writer failure it amounts to.
- * It never writes to the database and never changes its journal mode.
+ * It never changes a database's content (a checkpoint only moves committed
+ * pages from the WAL into it) nor its journal mode.
  */
 #include <errno.h>
 #include <sqlite3.h>
@@ -17,7 +18,7 @@
 
 /* How often a wait for a lock looks again: short, so that a busy application
  * with brief gaps between its transactions does not starve the writer. */
-#define BUSY_POLL_USEC 500u
+#define BUSY_POLL_USEC 100u
 
 /* SQLite's busy handler: wait in short steps until the deadline. */
 static int database_busy(void *userdata, int count)
@@ -103,6 +104,12 @@ static int database_connect(struct sqlite_db *d, uint64_t deadline_usec)
 					  "cannot read (locked by the application?)");
 		database_close(d);
 		return r;
+	}
+	if (sqlite3_db_readonly(d->conn, "main") == 1) {
+		wlog_error("%s: opened read-only: the writer needs write access to hold the "
+			   "write lock", d->path);
+		database_close(d);
+		return -SC_E_WRITERERROR_NONRETRYABLE;
 	}
 	d->dev = st.st_dev;
 	d->ino = st.st_ino;

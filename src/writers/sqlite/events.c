@@ -37,8 +37,7 @@ static bool events_prepare_snapshot(struct sc_writer *w, const struct sc_writer_
 				    void *userdata)
 {
 	struct sqlite_writer *sw = userdata;
-	uint64_t start = now_usec();
-	uint64_t deadline = start + sw->checkpoint_timeout_ms * USEC_PER_MSEC;
+	uint64_t start = now_usec(), deadline;
 	size_t n = 0;
 	int r;
 
@@ -49,6 +48,7 @@ static bool events_prepare_snapshot(struct sc_writer *w, const struct sc_writer_
 
 		if (!events_selected(sw, d))
 			continue;
+		deadline = now_usec() + sw->checkpoint_timeout_ms * USEC_PER_MSEC;
 		if ((r = database_prepare(d, deadline)) < 0 ||
 		    (r = database_checkpoint(d, deadline)) < 0)
 			return events_veto(w, r);
@@ -76,7 +76,8 @@ static bool events_freeze(struct sc_writer *w, const struct sc_writer_event *ev,
 		if (!events_selected(sw, d))
 			continue;
 		/* Normally open since PrepareForSnapshot; this only checks the file. */
-		if ((r = database_prepare(d, deadline)) < 0 || (r = database_lock(d, deadline)) < 0) {
+		if ((r = database_prepare(d, deadline)) < 0 ||
+		    (r = database_lock(d, deadline)) < 0) {
 			events_release(sw);
 			wlog_error("Freeze failed, every lock released");
 			return events_veto(w, r);
@@ -111,15 +112,48 @@ static bool events_abort(struct sc_writer *w, const struct sc_writer_event *ev, 
 	return true;
 }
 
+/* The events with nothing to do are logged, so that the log tells the whole
+ * story of a backup; PrepareForBackup names its snapshot set. */
+static bool events_note(struct sc_writer *w, const struct sc_writer_event *ev, void *userdata)
+{
+	static const char *const names[_SC_EVENT_MAX] = {
+		[SC_EVENT_PREPARE_BACKUP] = "PrepareForBackup",
+		[SC_EVENT_POST_SNAPSHOT] = "PostSnapshot",
+		[SC_EVENT_BACKUP_COMPLETE] = "BackupComplete",
+		[SC_EVENT_BACKUP_SHUTDOWN] = "BackupShutdown",
+	};
+	enum sc_event type = sc_writer_event_get_type(ev);
+	char id[SC_ID_STRING_MAX];
+	struct sc_id set_id;
+
+	sc_writer_event_get_snapshot_set_id(ev, &set_id);
+	if (type == SC_EVENT_PREPARE_BACKUP)
+		wlog_info("%s: snapshot set %s", names[type], sc_id_to_string(&set_id, id));
+	else
+		wlog_info("%s", names[type] ? names[type] : sc_event_name(type));
+	return true;
+}
+
 int events_install(struct sc_writer *w, struct sqlite_writer *sw)
 {
-	int r;
+	static const struct {
+		enum sc_event event;
+		sc_writer_event_handler_t handler;
+	} table[] = {
+		{ SC_EVENT_PREPARE_SNAPSHOT, events_prepare_snapshot },
+		{ SC_EVENT_FREEZE, events_freeze },
+		{ SC_EVENT_THAW, events_thaw },
+		{ SC_EVENT_ABORT, events_abort },
+		{ SC_EVENT_PREPARE_BACKUP, events_note },
+		{ SC_EVENT_POST_SNAPSHOT, events_note },
+		{ SC_EVENT_BACKUP_COMPLETE, events_note },
+		{ SC_EVENT_BACKUP_SHUTDOWN, events_note },
+	};
+	int r = sc_writer_on_identify(w, identify_handler, sw);
 
-	if ((r = sc_writer_on_identify(w, identify_handler, sw)) < 0 ||
-	    (r = sc_writer_on_event(w, SC_EVENT_PREPARE_SNAPSHOT, events_prepare_snapshot, sw)) < 0 ||
-	    (r = sc_writer_on_event(w, SC_EVENT_FREEZE, events_freeze, sw)) < 0 ||
-	    (r = sc_writer_on_event(w, SC_EVENT_THAW, events_thaw, sw)) < 0 ||
-	    (r = sc_writer_on_event(w, SC_EVENT_ABORT, events_abort, sw)) < 0)
+	for (size_t i = 0; r >= 0 && i < ELEMENTS_OF(table); i++)
+		r = sc_writer_on_event(w, table[i].event, table[i].handler, sw);
+	if (r < 0)
 		return wlog_error_errno(r, "Failed to install the event handlers");
 	return 0;
 }

@@ -20,7 +20,7 @@ struct sqlite3;
 
 #define SQLITE_DEFAULT_FREEZE_TIMEOUT_MS 20000u
 #define SQLITE_DEFAULT_LOCK_TIMEOUT_MS 5000u
-#define SQLITE_DEFAULT_CHECKPOINT_TIMEOUT_MS 2000u
+#define SQLITE_DEFAULT_CHECKPOINT_TIMEOUT_MS 1000u
 
 /* One database file, with the connection held open between backups. */
 struct sqlite_db {
