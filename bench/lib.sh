@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # lib.sh - shared helpers of the benchmark scripts (sourced, never run):
 # a private temp dir, loop filesystems made in it, our own processes started
 # and stopped by PID, shadowcopyd on private sockets, and one cleanup trap
@@ -43,16 +44,37 @@ spawn() {
 	PIDS+=($!)
 }
 
+# Forget a PID we have reaped, so that cleanup never signals a reused one.
+forget_pid() {
+	local i
+	for i in "${!PIDS[@]}"; do
+		[ "${PIDS[i]}" = "$1" ] && unset 'PIDS[i]'
+	done
+	PIDS=("${PIDS[@]}")
+}
+
 # Stop one of our processes by PID (TERM, then KILL after $2 seconds).
 stop_pid() {
 	local pid=$1 grace=${2:-10} i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < grace * 20; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$pid" 2>/dev/null || true
+	if kill -TERM "$pid" 2>/dev/null; then
+		for ((i = 0; i < grace * 20; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
 	wait "$pid" 2>/dev/null || true
+	forget_pid "$pid"
+}
+
+# run_fg CMD...: run CMD as one of our processes and wait for it, so that a
+# TERM to the script reaches the cleanup at once; returns CMD's status.
+run_fg() {
+	local pid rc=0
+	spawn pid "$@"
+	wait "$pid" || rc=$?
+	forget_pid "$pid"
+	return $rc
 }
 
 wait_file() {
@@ -133,6 +155,7 @@ bench_cleanup() {
 	thaw_kept_fds
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
 		stop_pid "${PIDS[i]}" 5
+		thaw_kept_fds # whatever the stopped process may have frozen meanwhile
 	done
 	thaw_kept_fds
 	for fd in "${THAW_FDS[@]}"; do
@@ -167,7 +190,7 @@ start_daemon() {
 		"$SHADOWCOPYD" --config "$SC_DIR/sc.conf" 2>"$RESULTS/$name-daemon.log"
 	local i
 	for ((i = 0; i < 200; i++)); do
-		SC_PID=$(cat "/proc/$SC_TIME_PID/task/$SC_TIME_PID/children" 2>/dev/null | awk '{print $1}')
+		SC_PID=$(awk '{print $1}' "/proc/$SC_TIME_PID/task/$SC_TIME_PID/children" 2>/dev/null)
 		[ -n "$SC_PID" ] && [ -S "$SC_SOCK" ] &&
 			"$SHADOWCOPY" --socket "$SC_SOCK" providers >/dev/null 2>&1 && return 0
 		sleep 0.05

@@ -17,8 +17,8 @@ BLOCK_COUNTS=(${BENCH_QGA_BLOCK_COUNTS:-1 10})
 runs_for() {
 	case $1 in
 	1 | 10) echo "${BENCH_QGA_RUNS:-20}" ;;
-	50 | 100) echo "${BENCH_QGA_RUNS_100:-10}" ;;
-	*) echo "${BENCH_QGA_RUNS_1000:-3}" ;;
+	50 | 100) echo "${BENCH_QGA_RUNS_100:-8}" ;;
+	*) echo "${BENCH_QGA_RUNS_1000:-2}" ;;
 	esac
 }
 
@@ -92,7 +92,7 @@ for n in "${COUNTS[@]}"; do
 	log "qemu-ga btrfs: $n hooks, $(runs_for "$n") cycles"
 	set_hooks "$n"
 	start_stall "$T/btrfs/vol/stall.dat" "$OUT/btrfs-stall-$n.txt"
-	"$BIN/qga-cycle" --socket "$J/qga.sock" --agent-pid "$QGA_PID" --hooks-only /no-mount \
+	run_fg "$BIN/qga-cycle" --socket "$J/qga.sock" --agent-pid "$QGA_PID" --hooks-only /no-mount \
 		--btrfs "$T/btrfs/vol" --dest "$T/btrfs/snaps" --runs "$(runs_for "$n")" \
 		>"$OUT/btrfs-cycles-$n.jsonl"
 	stop_stall
@@ -107,7 +107,7 @@ for n in "${BLOCK_COUNTS[@]}"; do
 	log "qemu-ga xfs: $n hooks, $(runs_for "$n") cycles"
 	set_hooks "$n"
 	start_stall "$INNER/stall.dat" "$OUT/xfs-stall-$n.txt"
-	"$BIN/qga-cycle" --socket "$J/qga.sock" --agent-pid "$QGA_PID" --freeze /mnt/inner \
+	run_fg "$BIN/qga-cycle" --socket "$J/qga.sock" --agent-pid "$QGA_PID" --freeze /mnt/inner \
 		--clone "$INNER_IMG" --dest "$OUTER/clones" --runs "$(runs_for "$n")" \
 		>"$OUT/xfs-cycles-$n.jsonl"
 	stop_stall

@@ -33,11 +33,11 @@ for n in "${COUNTS[@]}"; do
 	start_stall "$VOL/stall.dat" "$OUT/stall-$n.txt"
 	# BENCH_PERF=1: profile the daemon during the backups (a diagnostic, slower)
 	[ -n "${BENCH_PERF:-}" ] && spawn PERF_PID perf record -q -g -p "$SC_PID" -o "$OUT/perf-$n.data"
-	"$BIN/cycle-driver" --socket "$SC_SOCK" --volume "$VOL" --provider btrfs \
+	run_fg "$BIN/cycle-driver" --socket "$SC_SOCK" --volume "$VOL" --provider btrfs \
 		--runs "$runs" >"$OUT/cycles-$n.jsonl" || log "some backups failed ($n writers)"
 	[ -n "${BENCH_PERF:-}" ] && stop_pid "$PERF_PID" 30
 	touch "$T/veto"
-	"$BIN/cycle-driver" --socket "$SC_SOCK" --volume "$VOL" --provider btrfs \
+	run_fg "$BIN/cycle-driver" --socket "$SC_SOCK" --volume "$VOL" --provider btrfs \
 		--runs "$ABORT_RUNS" >"$OUT/abort-$n.jsonl" || true # every one fails: vetoed
 	rm -f "$T/veto"
 	stop_stall

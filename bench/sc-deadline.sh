@@ -19,7 +19,7 @@ VOL=$T/btrfs/vol
 start_daemon sc-deadline '[testing]' 'provider-delay-ms = commit:1000'
 start_writers 10 10 "$OUT/writers.txt" --freeze-timeout-ms "$WINDOW_MS"
 log "shadowcopy deadline: 10 writers, ${WINDOW_MS} ms window, $RUNS backups"
-"$BIN/cycle-driver" --socket "$SC_SOCK" --volume "$VOL" --provider btrfs --runs "$RUNS" \
+run_fg "$BIN/cycle-driver" --socket "$SC_SOCK" --volume "$VOL" --provider btrfs --runs "$RUNS" \
 	--pause-ms 1500 >"$OUT/cycles.jsonl" || true # every one fails: the window runs out
 echo "$WINDOW_MS" >"$OUT/window-ms.txt"
 stop_writers

@@ -25,7 +25,7 @@ for n in "${COUNTS[@]}"; do
 	log "shadowcopy reflink-image: $n writers, $RUNS backups"
 	start_writers "$n" "$n" "$OUT/writers-$n.txt"
 	start_stall "$VOL/stall.dat" "$OUT/stall-$n.txt"
-	"$BIN/cycle-driver" --socket "$SC_SOCK" --volume "$VOL" --provider reflink-image \
+	run_fg "$BIN/cycle-driver" --socket "$SC_SOCK" --volume "$VOL" --provider reflink-image \
 		--runs "$RUNS" >"$OUT/cycles-$n.jsonl" || log "some backups failed ($n writers)"
 	stop_stall
 	stop_writers

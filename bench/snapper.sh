@@ -25,7 +25,7 @@ start_daemon snapper
 start_writers 10 10 "$OUT/writers-10.txt"
 
 log "requester driver: 10 writers, $RUNS full sets"
-"$BIN/cycle-driver" --socket "$SC_SOCK" --volume "$VOL" --provider btrfs --runs "$RUNS" \
+run_fg "$BIN/cycle-driver" --socket "$SC_SOCK" --volume "$VOL" --provider btrfs --runs "$RUNS" \
 	>"$OUT/cycles-10.jsonl"
 
 log "hyperfine: snapper --no-dbus create vs shadowcopy create, $RUNS runs each"

@@ -71,6 +71,16 @@ SC_EXPORT struct sc_requester *sc_requester_free(struct sc_requester *r);
 SC_EXPORT int sc_requester_initialize_for_backup(struct sc_requester *r, const char *document);
 
 /**
+ * sc_requester_initialize_for_restore - InitializeForRestore.  @document must
+ * be NULL for now (restore itself comes later).  A restore session has no
+ * snapshot set and no abort: start_snapshot_set, add_to_snapshot_set,
+ * prepare_for_backup, do_snapshot_set, backup_complete and abort_backup give
+ * -SC_E_BAD_STATE (T66, A5).  Returns 0 or -SC_E_BAD_STATE (already
+ * initialized, T01).
+ */
+SC_EXPORT int sc_requester_initialize_for_restore(struct sc_requester *r, const char *document);
+
+/**
  * sc_requester_set_context - SetContext: one of SC_CTX_*.  At most once,
  * after initialize and before gather (T02).  Returns 0, -EINVAL (unknown
  * context) or -SC_E_BAD_STATE.

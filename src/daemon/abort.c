@@ -97,8 +97,8 @@ int abort_backup(struct connection *c, const struct wire_message *m)
 {
 	struct session *s = session_of(c);
 
-	if (!s->initialized)
-		return -SC_E_BAD_STATE; /* B3 */
+	if (!s->initialized || s->restore)
+		return -SC_E_BAD_STATE; /* B3; restore has no abort (A5) */
 	switch (s->phase) {
 	case BACKUP_SET_STARTED:
 		/* No writer has heard of the set: it is dropped (B1). */

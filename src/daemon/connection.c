@@ -42,6 +42,7 @@ static const struct method {
 	{ "subscribe", WRITER, registry_subscribe },
 	{ "unsubscribe", WRITER, registry_unsubscribe },
 	{ "initialize_for_backup", REQUESTER, session_initialize_for_backup },
+	{ "initialize_for_restore", REQUESTER, session_initialize_for_restore },
 	{ "set_context", REQUESTER, session_set_context },
 	{ "set_backup_state", REQUESTER, session_set_backup_state },
 	{ "enable_writer_classes", REQUESTER, session_enable_writer_classes },

@@ -429,6 +429,7 @@ struct session *session_free(struct session *s);
 /* At exit: free every session at once, sending nothing. */
 void session_free_all(struct daemon *d);
 int session_initialize_for_backup(struct connection *c, const struct wire_message *m);
+int session_initialize_for_restore(struct connection *c, const struct wire_message *m);
 int session_set_context(struct connection *c, const struct wire_message *m);
 int session_set_backup_state(struct connection *c, const struct wire_message *m);
 int session_enable_writer_classes(struct connection *c, const struct wire_message *m);

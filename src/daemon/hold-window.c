@@ -160,7 +160,8 @@ static void window_closed(struct hold_window *w)
 			 "%.1f ms, thaw %.1f ms)", w->hold->n, w->hold->n == 1 ? "" : "s",
 			 (double)(now_usec(d) - w->held_usec) / USEC_PER_MSEC,
 			 (double)w->flush_usec / USEC_PER_MSEC,
-			 (double)w->freeze_usec / USEC_PER_MSEC, (double)w->thaw_usec / USEC_PER_MSEC);
+			 (double)w->freeze_usec / USEC_PER_MSEC,
+			 (double)w->thaw_usec / USEC_PER_MSEC);
 	d->window = NULL;
 	gate_set(d, false);
 	delete_job_resume_parked(d);
@@ -300,7 +301,8 @@ static void window_job_done(struct worker_job *job)
 		freeze_done(w, j);
 	} else {
 		if (j->result < 0)
-			log_error_errno(j->result, "FAILED TO THAW a filesystem of the snapshot set");
+			log_error_errno(j->result,
+					"FAILED TO THAW a filesystem of the snapshot set");
 		window_closed(w);
 	}
 	free(j->reason);

@@ -99,7 +99,8 @@ int hold_check(const char *path, const struct hold_protected *protected, size_t 
 		return -errno;
 	if (ioctl(fd, FIFREEZE, 0) < 0) {
 		if (errno == EBUSY)
-			return refuse(ret_reason, "%s is frozen already, not by this service", path);
+			return refuse(ret_reason, "%s is frozen already, not by this service",
+				      path);
 		return refuse(ret_reason, "%s cannot be frozen: %s", path, strerror(errno));
 	}
 	if (ioctl(fd, FITHAW, 0) < 0)
@@ -108,8 +109,8 @@ int hold_check(const char *path, const struct hold_protected *protected, size_t 
 	return 0;
 }
 
-int hold_add(struct hold *h, const char *path, dev_t expected, const struct hold_protected *protected,
-	     size_t n_protected, char **ret_reason)
+int hold_add(struct hold *h, const char *path, dev_t expected,
+	     const struct hold_protected *protected, size_t n_protected, char **ret_reason)
 {
 	_cleanup_close_ int fd = -1;
 	struct hold_fs *a;
@@ -171,7 +172,8 @@ int hold_freeze(struct hold *h, char **ret_reason)
 			return -ECANCELED;
 		if (ioctl(h->fs[i].fd, FIFREEZE, 0) < 0) {
 			if (errno == EBUSY)
-				return refuse(ret_reason, "%s is frozen already, not by this service",
+				return refuse(ret_reason,
+					      "%s is frozen already, not by this service",
 					      h->fs[i].path);
 			return refuse(ret_reason, "%s cannot be frozen: %s", h->fs[i].path,
 				      strerror(errno));

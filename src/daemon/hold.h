@@ -43,8 +43,8 @@ struct hold *hold_free(struct hold *h);
  * freeze).  A filesystem already in the hold is not added twice.
  * -SC_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER with *ret_reason (malloc'd) when
  * refused, or -errno. */
-int hold_add(struct hold *h, const char *path, dev_t expected, const struct hold_protected *protected,
-	     size_t n_protected, char **ret_reason);
+int hold_add(struct hold *h, const char *path, dev_t expected,
+	     const struct hold_protected *protected, size_t n_protected, char **ret_reason);
 /* May the filesystem mounted at @path be frozen?  Not when it holds one of
  * @protected, nor when it is frozen already (probed with FIFREEZE after a
  * syncfs: EBUSY means frozen, by someone else, and it is left so; success

@@ -205,7 +205,7 @@ static int socket_directory(const char *path)
 static int listener_bind(struct listener *l, mode_t mode, const struct daemon *d)
 {
 	struct sockaddr_un sa;
-	socklen_t sa_len;
+	socklen_t sa_len = 0; /* set by the address builder; 0 keeps gcc -O2 quiet */
 	struct stat st;
 	int r;
 

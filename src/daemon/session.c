@@ -196,7 +196,7 @@ void session_set_unlock(struct session *s)
 		s->daemon->set_owner = NULL;
 }
 
-int session_initialize_for_backup(struct connection *c, const struct wire_message *m)
+static int session_initialize(struct connection *c, const struct wire_message *m, bool restore)
 {
 	struct session *s = session_of(c);
 	json_t *document = json_object_get(m->body, "document");
@@ -214,9 +214,24 @@ int session_initialize_for_backup(struct connection *c, const struct wire_messag
 	if (r < 0)
 		return r;
 	s->initialized = true;
+	s->restore = restore;
 	connection_reply(c, m->id, json_pack("{s:s}", "session", sc_id_to_string(&s->id, id)));
-	log_info("%s started session %s", connection_describe(c), id);
+	log_info("%s started session %s%s", connection_describe(c), id,
+		 restore ? " for restore" : "");
 	return 0;
+}
+
+int session_initialize_for_backup(struct connection *c, const struct wire_message *m)
+{
+	return session_initialize(c, m, false);
+}
+
+/* Restore itself comes later; the session exists so that the backup-only
+ * calls can answer BAD_STATE as VSS does (T66) and abort has nothing to
+ * abort (A5). */
+int session_initialize_for_restore(struct connection *c, const struct wire_message *m)
+{
+	return session_initialize(c, m, true);
 }
 
 int session_set_context(struct connection *c, const struct wire_message *m)
@@ -252,7 +267,7 @@ int session_set_backup_state(struct connection *c, const struct wire_message *m)
 	int r;
 
 	/* Before prepare_for_backup: the writers learn it there. */
-	if (!s->initialized || s->phase > BACKUP_SET_STARTED)
+	if (!s->initialized || s->restore || s->phase > BACKUP_SET_STARTED)
 		return -SC_E_BAD_STATE;
 	if ((r = json_get_bool(m->body, "select_components", true, &select_components)) < 0 ||
 	    (r = json_get_bool(m->body, "bootable_system_state", true, &bootable)) < 0 ||

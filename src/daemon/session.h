@@ -126,6 +126,7 @@ struct session {
 	TAILQ_ENTRY(session) entry;  /* in daemon->sessions */
 	sd_event_source *kick;       /* runs session_advance() */
 	bool initialized;
+	bool restore;                /* initialized for restore: no set, no abort (A5, T66) */
 	enum gather_state gather;
 	enum backup_phase phase;
 	enum end_step end;

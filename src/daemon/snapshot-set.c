@@ -67,8 +67,8 @@ int snapshot_set_start(struct connection *c, const struct wire_message *m)
 	struct snapshot_set *set;
 	int r;
 
-	/* Not under context "all" (T03); one set per session. */
-	if (!s->initialized || s->context == SC_CTX_ALL || s->phase != BACKUP_NONE)
+	/* Not under context "all" (T03), not in restore (T66); one set per session. */
+	if (!s->initialized || s->restore || s->context == SC_CTX_ALL || s->phase != BACKUP_NONE)
 		return -SC_E_BAD_STATE;
 	if (!session_set_lock(s))
 		return -SC_E_SNAPSHOT_SET_IN_PROGRESS; /* T11 */

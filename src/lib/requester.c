@@ -127,6 +127,19 @@ SC_EXPORT int sc_requester_initialize_for_backup(struct sc_requester *r, const c
 	return 0;
 }
 
+SC_EXPORT int sc_requester_initialize_for_restore(struct sc_requester *r, const char *document)
+{
+	int k;
+
+	if (!r || document)
+		return -EINVAL; /* loading a saved document comes with restore */
+	k = requester_call(r, "initialize_for_restore", json_pack("{s:n}", "document"), NULL);
+	if (k < 0)
+		return k;
+	r->initialized = true;
+	return 0;
+}
+
 SC_EXPORT int sc_requester_set_context(struct sc_requester *r, uint32_t context)
 {
 	const char *name = sc_context_name(context);

@@ -96,7 +96,8 @@ static int image_file(struct image *img, char **ret_reason)
 
 	if (!img->device || stat(img->device, &st) < 0 || !S_ISBLK(st.st_mode) ||
 	    !loop_util_is_loop(st.st_rdev))
-		return refuse(ret_reason, "%s is not a filesystem on a whole loop device (%s on %s)",
+		return refuse(ret_reason,
+			      "%s is not a filesystem on a whole loop device (%s on %s)",
 			      img->mount, img->fstype ? img->fstype : "?",
 			      img->device ? img->device : "?");
 	r = loop_util_backing(img->device, st.st_rdev, &img->file);
@@ -184,7 +185,8 @@ static int probe_clone(const struct image *img, char **ret_reason)
 	/* Whole blocks; a length of 0 means "to the end" (a small image). */
 	range.src_length = st.st_size >= st.st_blksize ? (uint64_t)st.st_blksize : 0;
 	if (ioctl(dst, FICLONERANGE, &range) < 0)
-		return refuse(ret_reason, "The image %s lies on XFS without reflink (FICLONE probe: %m)",
+		return refuse(ret_reason,
+			      "The image %s lies on XFS without reflink (FICLONE probe: %m)",
 			      img->file.path);
 	return 0;
 }

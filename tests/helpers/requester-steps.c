@@ -70,6 +70,11 @@ static int step_init(struct requester_run *run, const char *arg, json_t *out)
 	return sc_requester_initialize_for_backup(run->r, NULL);
 }
 
+static int step_init_restore(struct requester_run *run, const char *arg, json_t *out)
+{
+	return sc_requester_initialize_for_restore(run->r, NULL);
+}
+
 /* context=NAME (backup, app-rollback, ...) or a number, to test refusals. */
 static int step_context(struct requester_run *run, const char *arg, json_t *out)
 {
@@ -428,6 +433,7 @@ static const struct step steps[] = {
 	  "connect a new requester (frees the old one)" },
 	{ "free", STEP_ARG_NONE, false, step_free, "", "free the requester: the session ends" },
 	{ "init", STEP_ARG_NONE, true, step_init, "", "initialize_for_backup" },
+	{ "init-restore", STEP_ARG_NONE, true, step_init_restore, "", "initialize_for_restore" },
 	{ "context", STEP_ARG_REQUIRED, true, step_context, "=NAME|N", "set_context" },
 	{ "backup-state", STEP_ARG_REQUIRED, true, step_backup_state,
 	  "=component|volume[,TYPE][,bootable][,partial]",
