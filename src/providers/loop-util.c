@@ -61,7 +61,7 @@ int loop_util_backing(const char *node, dev_t rdev, struct loop_backing *ret)
 	_cleanup_close_ int fd = -1;
 	struct loop_info64 info;
 	char path[96];
-	char *name;
+	char *name = NULL;
 	int r;
 
 	fd = open(node, O_RDONLY | O_CLOEXEC);
