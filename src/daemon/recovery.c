@@ -65,14 +65,10 @@ static int check_add(struct check_job *j, const struct catalog_snapshot *row)
 	*it = (struct check_item){
 		.id = row->id,
 		.provider = providers_find_by_name(row->provider),
-		.volume.root = strdup(row->volume_root),
-		.volume.identity = strdup(row->volume_identity),
-		.volume.filesystem = strdup(row->filesystem),
 		.state = row->state,
 	};
-	if (!it->volume.root || !it->volume.identity || !it->volume.filesystem)
-		return -ENOMEM;
-	return 0;
+	return provider_volume_set(&it->volume, row->volume_root, row->volume_identity,
+				   row->filesystem);
 }
 
 static int sort_row(const struct catalog_snapshot *row, void *userdata)

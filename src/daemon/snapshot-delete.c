@@ -78,13 +78,11 @@ int delete_job_add(struct delete_job *j, const struct catalog_snapshot *row)
 	*it = (struct delete_item){
 		.id = row->id,
 		.provider = strdup(row->provider),
-		.volume.root = strdup(row->volume_root),
-		.volume.identity = strdup(row->volume_identity),
-		.volume.filesystem = strdup(row->filesystem),
 		.location = strdup_or_null(row->location),
 	};
-	if (!it->provider || !it->volume.root || !it->volume.identity || !it->volume.filesystem ||
-	    (row->location && !it->location))
+	if (!it->provider || (row->location && !it->location) ||
+	    provider_volume_set(&it->volume, row->volume_root, row->volume_identity,
+				row->filesystem) < 0)
 		return -ENOMEM; /* the item is freed with the job */
 	return 0;
 }

@@ -27,6 +27,15 @@ void provider_volume_done(struct sc_provider_volume *v)
 	v->root = v->identity = v->filesystem = NULL;
 }
 
+int provider_volume_set(struct sc_provider_volume *ret, const char *root, const char *identity,
+			const char *filesystem)
+{
+	ret->root = strdup(root);
+	ret->identity = strdup(identity);
+	ret->filesystem = strdup(filesystem);
+	return ret->root && ret->identity && ret->filesystem ? 0 : -ENOMEM;
+}
+
 size_t providers_count(void)
 {
 	return ELEMENTSOF(builtin);

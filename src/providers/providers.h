@@ -18,6 +18,10 @@ extern const struct sc_provider provider_reflink_image;
 /* providers.c */
 /* Free the strings of @v (not @v itself) and clear them. */
 void provider_volume_done(struct sc_provider_volume *v);
+/* Fill @ret with copies of the three strings; on -ENOMEM @ret holds what was
+ * copied, for provider_volume_done(). */
+int provider_volume_set(struct sc_provider_volume *ret, const char *root, const char *identity,
+			const char *filesystem);
 size_t providers_count(void);
 const struct sc_provider *providers_get(size_t i);
 const struct sc_provider *providers_find_by_name(const char *name);
