@@ -65,6 +65,16 @@ SC_EXPORT int sc_requester_new(const char *socket_path, struct sc_requester **re
 SC_EXPORT struct sc_requester *sc_requester_free(struct sc_requester *r);
 
 /**
+ * sc_requester_get_last_error_message - the service's own words for the last
+ * error it answered: when the last request @r sent was answered with an error,
+ * the message that came with it (e.g. why a volume was refused); NULL when
+ * that answer was not an error.  Errors the library finds itself (bad
+ * arguments, a lost connection) carry no message.  Valid until the next call
+ * on @r; the error code, not this text, is the interface.
+ */
+SC_EXPORT const char *sc_requester_get_last_error_message(struct sc_requester *r);
+
+/**
  * sc_requester_initialize_for_backup - InitializeForBackup.  @document must be
  * NULL for now.  Returns 0 or -SC_E_BAD_STATE (already initialized, T01).
  */

@@ -119,10 +119,15 @@ int cli_call(struct client *c, const char *method, json_t *params, const char *w
 	if (r >= 0)
 		return CLI_EXIT_OK;
 	status = cli_error(r, what);
+	cli_service_said(message);
+	return status;
+}
+
+void cli_service_said(const char *message)
+{
 	/* The service's own sentence is often more precise than the table's. */
 	if (message && *message)
 		fprintf(stderr, "shadowcopy: the service said: %s\n", message);
-	return status;
 }
 
 /* @path made absolute against the working directory, without resolving

@@ -63,6 +63,8 @@ int cli_call(struct client *c, const char *method, json_t *params, const char *w
 int cli_absolute_path(const char *path, char **ret);
 /* Print "shadowcopy: <what>: <message> (<NAME>)" and return the exit code for @error. */
 int cli_error(int error, const char *what);
+/* After cli_error(): the message the service gave with its error, if any. */
+void cli_service_said(const char *message);
 /* Print "shadowcopy: <message>" plus "Try ... --help" and return CLI_EXIT_USAGE;
  * @command is NULL for the global usage. */
 int cli_usage_error(const char *command, const char *fmt, ...)

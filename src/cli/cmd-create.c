@@ -45,6 +45,7 @@ struct create {
 	bool gathered;              /* the writers' metadata is in */
 	bool created;               /* do_snapshot_set succeeded */
 	char what[4200];            /* the step that failed, for its message */
+	char said[4200];            /* what the service said when it failed, or "" */
 };
 
 static void create_help(void)
@@ -126,11 +127,15 @@ static int create_fail(struct create *c, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int create_fail(struct create *c, int r, const char *fmt, ...)
 {
+	const char *said;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(c->what, sizeof(c->what), fmt, ap);
 	va_end(ap);
+	/* Kept now: the abort that follows is a new request, with its own answer. */
+	said = sc_requester_get_last_error_message(c->r);
+	snprintf(c->said, sizeof(c->said), "%s", said ? said : "");
 	return r;
 }
 
@@ -347,6 +352,7 @@ static int create_run(struct create *c, const struct cli *cli)
 		if (!sc_id_is_null(&c->set_id))
 			(void)sc_requester_abort_backup(c->r);
 		status = cli_error(r, c->what);
+		cli_service_said(c->said);
 		/* Who failed, unless the service is gone. */
 		if (c->gathered && status != CLI_EXIT_UNREACHABLE)
 			(void)create_status(c, writers);

@@ -202,12 +202,13 @@ static int reply_decode(struct client *c, json_t *msg, json_t **ret_result, char
 	int r;
 
 	(void)wire_parse(m, &w); /* checked when queued */
+	free(c->message);
+	c->message = NULL;
 	if (w.kind == WIRE_RESULT) {
 		*ret_result = json_incref(w.body);
 		return 0;
 	}
 	r = wire_error_decode(w.body, &text);
-	free(c->message);
 	c->message = text ? strdup(text) : NULL;
 	if (ret_message)
 		*ret_message = c->message;
@@ -239,6 +240,9 @@ int client_send(struct client *c, const char *method, json_t *params, int64_t *r
 	int64_t id = c->next_id;
 	int r;
 
+	/* The message belongs to the answer of one request: forget the last one. */
+	free(c->message);
+	c->message = NULL;
 	msg = wire_request(id, method, params);
 	if (!msg)
 		return -ENOMEM;
@@ -270,6 +274,11 @@ int client_call(struct client *c, const char *method, json_t *params, uint64_t t
 	if (r < 0)
 		return r;
 	return wait_until(c, id, deadline_usec, ret_result, ret_message);
+}
+
+const char *client_last_error_message(const struct client *c)
+{
+	return c->message;
 }
 
 int client_forget(struct client *c, int64_t id)

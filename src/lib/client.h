@@ -33,6 +33,9 @@ int client_wait(struct client *c, int64_t id, uint64_t timeout_usec, json_t **re
 /* client_send + client_wait. */
 int client_call(struct client *c, const char *method, json_t *params, uint64_t timeout_usec,
 		json_t **ret_result, char **ret_message);
+/* The message of the service's answer to the last request sent, if that
+ * answer was an error; NULL otherwise.  Valid until the next request. */
+const char *client_last_error_message(const struct client *c);
 /* Drop the reply to @id whenever it arrives: nobody will wait for it. */
 int client_forget(struct client *c, int64_t id);
 /* Take the oldest queued event or request the service sent (the caller owns

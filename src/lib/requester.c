@@ -50,6 +50,11 @@ SC_EXPORT struct sc_requester *sc_requester_free(struct sc_requester *r)
 	return NULL;
 }
 
+SC_EXPORT const char *sc_requester_get_last_error_message(struct sc_requester *r)
+{
+	return r ? client_last_error_message(r->client) : NULL;
+}
+
 SC_EXPORT int sc_requester_new(const char *socket_path, struct sc_requester **ret)
 {
 	struct sc_requester *r;

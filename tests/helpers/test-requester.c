@@ -132,6 +132,10 @@ static int run_step(struct requester_run *run, const struct step *s, const char 
 		rc = sc_requester_new(run->socket_path, &run->r);
 	if (rc >= 0)
 		rc = s->run(run, arg, out);
+	/* The service's own words, through sc_requester_get_last_error_message(). */
+	if (rc < 0 && run->r && sc_requester_get_last_error_message(run->r))
+		json_object_set_new(out, "said",
+				    json_string(sc_requester_get_last_error_message(run->r)));
 	return print_line(out, rc, sc_strerror(rc));
 }
 

@@ -108,3 +108,22 @@ def test_frozen_before_the_hold(env, kit, xfs, ext4):
             kit.thaw(ext4.mnt)
     assert set(kit.clones()) == before
     assert env.snapshots() == []
+
+
+def test_refusal_reason_reaches_library_and_tool(env):
+    """The reason of a refusal is not only on the wire: the requester library
+    gives it (sc_requester_get_last_error_message) with the error code, a
+    later success clears it, and `shadowcopy create` prints it."""
+    res = env.requester("init", "context=nas-rollback", "start-set",
+                        "add-volume=/,reflink-image", "add-volume=/")
+    named = res.step("add-volume", 0)
+    assert named["error"] == UNSUPPORTED_BY_PROVIDER, named
+    assert "loop device" in named["said"], named
+    anyone = res.step("add-volume", 1)
+    assert anyone["error"] == "VOLUME_NOT_SUPPORTED", anyone
+    assert "reflink-image: / is not" in anyone["said"], anyone
+    assert "said" not in res.step("start-set"), res
+
+    p = env.cli("create", "--no-writers", "--provider", "reflink-image", "/", check=False)
+    assert p.returncode != 0
+    assert "the service said:" in p.stderr and "loop device" in p.stderr, p.stderr
