@@ -75,12 +75,27 @@ struct writer_identity {
 	uint32_t freeze_timeout_ms;
 };
 
+/* One event and its handler. */
+struct writer_handler {
+	enum sc_event event;
+	sc_writer_event_handler_t handler;
+};
+
+/* A writer daemon as writer_daemon_serve() runs it; every handler gets @userdata. */
+struct writer_daemon {
+	struct writer_identity identity;
+	sc_writer_identify_handler_t identify;
+	const struct writer_handler *handlers;
+	size_t n_handlers;
+	void *userdata;
+	const char *description; /* for the log once subscribed: "hooks in /etc/..." */
+};
+
 int writer_daemon_parse_args(const struct writer_program *prog, int argc, char **argv,
 			     struct writer_args *ret);
-int writer_daemon_block_signals(void);
-int writer_daemon_new(const struct writer_identity *id, const char *socket_path,
-		      struct sc_writer **ret);
-int writer_daemon_run(struct sc_writer *w, int signal_fd);
+/* Subscribe @d on @socket_path (NULL: the library's default) and process its
+ * events until SIGTERM or SIGINT, then unsubscribe.  Returns WRITER_EXIT_*. */
+int writer_daemon_serve(const struct writer_daemon *d, const char *socket_path);
 
 /* config-value.c */
 int config_value_ms(const char *value, uint32_t *ret);

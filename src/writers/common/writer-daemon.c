@@ -97,7 +97,7 @@ int writer_daemon_parse_args(const struct writer_program *prog, int argc, char *
  * for them, so that the loop sees them between two events: a handler in the
  * middle of a Freeze is never interrupted.  Children must unblock them.
  */
-int writer_daemon_block_signals(void)
+static int writer_daemon_block_signals(void)
 {
 	sigset_t set;
 	int fd;
@@ -112,8 +112,8 @@ int writer_daemon_block_signals(void)
 	return fd;
 }
 
-int writer_daemon_new(const struct writer_identity *id, const char *socket_path,
-		      struct sc_writer **ret)
+static int writer_daemon_new(const struct writer_identity *id, const char *socket_path,
+			     struct sc_writer **ret)
 {
 	struct sc_writer *w = NULL;
 	struct sc_id class_id;
@@ -161,7 +161,7 @@ static bool writer_daemon_signalled(int signal_fd)
  * Process the writer until SIGTERM/SIGINT, then unsubscribe (the library runs
  * the Abort handler itself if a Freeze is in force).  Returns 0 or -errno.
  */
-int writer_daemon_run(struct sc_writer *w, int signal_fd)
+static int writer_daemon_run(struct sc_writer *w, int signal_fd)
 {
 	struct pollfd p[2] = {
 		{ .fd = sc_writer_get_fd(w), .events = POLLIN },
@@ -186,4 +186,38 @@ int writer_daemon_run(struct sc_writer *w, int signal_fd)
 	if (r < 0 && r != -SC_E_BAD_STATE) /* BAD_STATE: the link was down anyway */
 		wlog_warning_errno(r, "Failed to unsubscribe, ignoring");
 	return 0;
+}
+
+static int writer_daemon_install(struct sc_writer *w, const struct writer_daemon *d)
+{
+	int r = sc_writer_on_identify(w, d->identify, d->userdata);
+
+	for (size_t i = 0; r >= 0 && i < d->n_handlers; i++)
+		r = sc_writer_on_event(w, d->handlers[i].event, d->handlers[i].handler,
+				       d->userdata);
+	if (r < 0)
+		return wlog_error_errno(r, "Failed to install the event handlers");
+	return 0;
+}
+
+int writer_daemon_serve(const struct writer_daemon *d, const char *socket_path)
+{
+	struct sc_writer *w = NULL;
+	int signal_fd, r;
+
+	if ((signal_fd = writer_daemon_block_signals()) < 0)
+		return WRITER_EXIT_FAILURE;
+	r = writer_daemon_new(&d->identity, socket_path, &w);
+	if (r >= 0)
+		r = writer_daemon_install(w, d);
+	if (r >= 0 && (r = sc_writer_subscribe(w)) < 0)
+		wlog_error_errno(r, "Failed to subscribe");
+	if (r >= 0) {
+		wlog_info("Subscribed as '%s' (instance '%s'), %s", d->identity.name,
+			  d->identity.instance_name, d->description);
+		r = writer_daemon_run(w, signal_fd);
+	}
+	sc_writer_free(w); /* unsubscribed; if still frozen, the library aborts first */
+	(void)close(signal_fd);
+	return r < 0 ? WRITER_EXIT_FAILURE : WRITER_EXIT_OK;
 }

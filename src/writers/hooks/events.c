@@ -267,12 +267,10 @@ static bool events_identify(struct sc_writer *w, struct sc_writer_metadata *m, v
 	return true;
 }
 
-int events_install(struct sc_writer *w, struct hooks_writer *hw)
+/* The handlers; every one gets @hw. */
+void events_daemon(struct hooks_writer *hw, struct writer_daemon *d)
 {
-	static const struct {
-		enum sc_event event;
-		sc_writer_event_handler_t handler;
-	} table[] = {
+	static const struct writer_handler handlers[] = {
 		{ SC_EVENT_PREPARE_SNAPSHOT, events_prepare_snapshot },
 		{ SC_EVENT_FREEZE, events_freeze },
 		{ SC_EVENT_THAW, events_thaw },
@@ -281,11 +279,9 @@ int events_install(struct sc_writer *w, struct hooks_writer *hw)
 		{ SC_EVENT_BACKUP_COMPLETE, events_later },
 		{ SC_EVENT_BACKUP_SHUTDOWN, events_backup_shutdown },
 	};
-	int r = sc_writer_on_identify(w, events_identify, hw);
 
-	for (size_t i = 0; r >= 0 && i < ELEMENTS_OF(table); i++)
-		r = sc_writer_on_event(w, table[i].event, table[i].handler, hw);
-	if (r < 0)
-		return wlog_error_errno(r, "Failed to install the event handlers");
-	return 0;
+	d->identify = events_identify;
+	d->handlers = handlers;
+	d->n_handlers = ELEMENTS_OF(handlers);
+	d->userdata = hw;
 }

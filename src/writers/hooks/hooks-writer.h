@@ -95,6 +95,7 @@ int run_batch(const struct run_context *c, struct hook *const *hooks,
 	      const char *const *words, size_t n, enum run_outcome *ret_outcomes);
 
 /* events.c */
-int events_install(struct sc_writer *w, struct hooks_writer *hw);
+struct writer_daemon;
+void events_daemon(struct hooks_writer *hw, struct writer_daemon *d);
 
 #endif

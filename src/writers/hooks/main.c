@@ -5,9 +5,9 @@
  * fsfreeze-hook.d (see shadowcopy-writer-hooks(8)).  It loads the
  * configuration, subscribes and runs until SIGTERM; the events are in events.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hooks-writer.h"
 #include "writer-common.h"
@@ -21,33 +21,27 @@ static const struct writer_program program = {
 
 static int main_run(struct hooks_writer *hw, const char *socket_path)
 {
-	struct writer_identity id = {
-		.class_id = HOOKS_WRITER_CLASS_ID,
-		.name = hw->name,
-		.instance_name = hw->instance,
-		.usage = SC_UT_USERDATA,
-		.source = SC_ST_OTHER,
-		.level = SC_APP_FRONT_END,
-		.freeze_timeout_ms = hw->freeze_timeout_ms,
+	char *description = NULL;
+	struct writer_daemon d = {
+		.identity = {
+			.class_id = HOOKS_WRITER_CLASS_ID,
+			.name = hw->name,
+			.instance_name = hw->instance,
+			.usage = SC_UT_USERDATA,
+			.source = SC_ST_OTHER,
+			.level = SC_APP_FRONT_END,
+			.freeze_timeout_ms = hw->freeze_timeout_ms,
+		},
 	};
-	struct sc_writer *w = NULL;
-	int signal_fd, r;
+	int r;
 
-	if ((signal_fd = writer_daemon_block_signals()) < 0)
+	if (asprintf(&description, "hooks in %s", hw->directory) < 0)
 		return WRITER_EXIT_FAILURE;
-	r = writer_daemon_new(&id, socket_path, &w);
-	if (r >= 0)
-		r = events_install(w, hw);
-	if (r >= 0 && (r = sc_writer_subscribe(w)) < 0)
-		wlog_error_errno(r, "Failed to subscribe");
-	if (r >= 0) {
-		wlog_info("Subscribed as '%s' (instance '%s'), hooks in %s", hw->name,
-			  hw->instance, hw->directory);
-		r = writer_daemon_run(w, signal_fd);
-	}
-	sc_writer_free(w); /* unsubscribed; if still frozen, the library aborts first */
-	(void)close(signal_fd);
-	return r < 0 ? WRITER_EXIT_FAILURE : WRITER_EXIT_OK;
+	d.description = description;
+	events_daemon(hw, &d);
+	r = writer_daemon_serve(&d, socket_path);
+	free(description);
+	return r;
 }
 
 int main(int argc, char **argv)

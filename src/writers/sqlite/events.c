@@ -134,12 +134,10 @@ static bool events_note(struct sc_writer *w, const struct sc_writer_event *ev, v
 	return true;
 }
 
-int events_install(struct sc_writer *w, struct sqlite_writer *sw)
+/* The handlers; every one gets @sw. */
+void events_daemon(struct sqlite_writer *sw, struct writer_daemon *d)
 {
-	static const struct {
-		enum sc_event event;
-		sc_writer_event_handler_t handler;
-	} table[] = {
+	static const struct writer_handler handlers[] = {
 		{ SC_EVENT_PREPARE_SNAPSHOT, events_prepare_snapshot },
 		{ SC_EVENT_FREEZE, events_freeze },
 		{ SC_EVENT_THAW, events_thaw },
@@ -149,11 +147,9 @@ int events_install(struct sc_writer *w, struct sqlite_writer *sw)
 		{ SC_EVENT_BACKUP_COMPLETE, events_note },
 		{ SC_EVENT_BACKUP_SHUTDOWN, events_note },
 	};
-	int r = sc_writer_on_identify(w, identify_handler, sw);
 
-	for (size_t i = 0; r >= 0 && i < ELEMENTS_OF(table); i++)
-		r = sc_writer_on_event(w, table[i].event, table[i].handler, sw);
-	if (r < 0)
-		return wlog_error_errno(r, "Failed to install the event handlers");
-	return 0;
+	d->identify = identify_handler;
+	d->handlers = handlers;
+	d->n_handlers = ELEMENTS_OF(handlers);
+	d->userdata = sw;
 }

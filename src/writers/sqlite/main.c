@@ -6,8 +6,8 @@
  * SIGTERM; the events are in events.c.
  */
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "sqlite-writer.h"
 #include "writer-common.h"
@@ -33,36 +33,25 @@ static void main_open_databases(struct sqlite_writer *sw)
 
 static int main_run(struct sqlite_writer *sw, const char *socket_path)
 {
-	struct writer_identity id = {
-		.class_id = SQLITE_WRITER_CLASS_ID,
-		.name = sw->name,
-		.instance_name = sw->instance,
-		.usage = SC_UT_USERDATA,
-		.source = SC_ST_TRANSACTEDDB,
-		.level = SC_APP_BACK_END,
-		.freeze_timeout_ms = sw->freeze_timeout_ms,
+	char description[128];
+	struct writer_daemon d = {
+		.identity = {
+			.class_id = SQLITE_WRITER_CLASS_ID,
+			.name = sw->name,
+			.instance_name = sw->instance,
+			.usage = SC_UT_USERDATA,
+			.source = SC_ST_TRANSACTEDDB,
+			.level = SC_APP_BACK_END,
+			.freeze_timeout_ms = sw->freeze_timeout_ms,
+		},
+		.description = description,
 	};
-	struct sc_writer *w = NULL;
-	int signal_fd, r;
 
-	if ((signal_fd = writer_daemon_block_signals()) < 0)
-		return WRITER_EXIT_FAILURE;
-	r = writer_daemon_new(&id, socket_path, &w);
-	if (r >= 0)
-		r = events_install(w, sw);
-	if (r >= 0) {
-		main_open_databases(sw);
-		if ((r = sc_writer_subscribe(w)) < 0)
-			wlog_error_errno(r, "Failed to subscribe");
-	}
-	if (r >= 0) {
-		wlog_info("Subscribed as '%s' (instance '%s'), %zu component(s), %zu database(s)",
-			  sw->name, sw->instance, sw->n_components, sw->n_dbs);
-		r = writer_daemon_run(w, signal_fd);
-	}
-	sc_writer_free(w); /* unsubscribed; if still frozen, the library aborts first */
-	(void)close(signal_fd);
-	return r < 0 ? WRITER_EXIT_FAILURE : WRITER_EXIT_OK;
+	snprintf(description, sizeof(description), "%zu component(s), %zu database(s)",
+		 sw->n_components, sw->n_dbs);
+	events_daemon(sw, &d);
+	main_open_databases(sw);
+	return writer_daemon_serve(&d, socket_path);
 }
 
 int main(int argc, char **argv)

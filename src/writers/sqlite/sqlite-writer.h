@@ -78,6 +78,7 @@ int selection_update(struct sqlite_writer *sw, const struct sc_writer_event *ev)
 bool identify_handler(struct sc_writer *w, struct sc_writer_metadata *m, void *userdata);
 
 /* events.c */
-int events_install(struct sc_writer *w, struct sqlite_writer *sw);
+struct writer_daemon;
+void events_daemon(struct sqlite_writer *sw, struct writer_daemon *d);
 
 #endif
