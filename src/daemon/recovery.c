@@ -4,167 +4,198 @@
  * "Catalog and recovery"): snapshots still "creating" are removed with their
  * provider, auto-release snapshots (whose sessions all died with the old
  * service) are deleted, persistent ones stay listed, "missing" when their
- * provider no longer finds them.  The provider calls run on worker threads.
+ * provider no longer finds them.  What cannot be looked at now (its
+ * filesystem is not mounted) is not decided: it is kept for the next start.
+ * Looking runs on a worker thread, deleting on another (snapshot-delete.c).
  */
 #include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <systemd/sd-event.h>
+#include <sys/stat.h>
 
 #include "catalog.h"
+#include "cleanup.h"
+#include "daemon.h"
 #include "log.h"
 #include "providers.h"
-#include "session.h"
 
-/* A persistent snapshot whose existence is checked. */
-struct check_item {
+/* One snapshot of the catalog, as it was at start-up. */
+struct item {
 	struct sc_id id;
-	const struct sc_provider *provider;
+	char *provider;             /* its name in the catalog */
 	struct sc_provider_volume volume;
-	enum catalog_state state;   /* in the catalog */
-	bool found;
+	char *location;             /* NULL: begin_prepare never said where */
+	enum catalog_state state;
+	bool to_delete;             /* half-made, or auto-release */
+	bool found;                 /* persistent: its provider finds it */
+	bool reachable;             /* to delete: where it would be can be looked at */
 };
 
-struct check_job {
+/* The survey of every snapshot, on a worker thread, then the deletes. */
+struct recovery {
 	struct worker_job job;
-	struct recovery *recovery;
-	struct check_item *items;
+	recovery_done_fn done;
+	struct item *items;
 	size_t n_items;
 };
 
-struct recovery {
-	struct daemon *daemon;
-	recovery_done_fn done;
-	struct delete_job *deletes;
-	struct check_job *checks;
-	unsigned running;
-	size_t n_deleted;
-};
-
-static struct check_job *check_job_free(struct check_job *j)
+static struct recovery *recovery_free(struct recovery *rec)
 {
-	if (!j)
+	if (!rec)
 		return NULL;
-	for (size_t i = 0; i < j->n_items; i++)
-		provider_volume_done(&j->items[i].volume);
-	free(j->items);
-	free(j);
+	for (size_t i = 0; i < rec->n_items; i++) {
+		free(rec->items[i].provider);
+		provider_volume_done(&rec->items[i].volume);
+		free(rec->items[i].location);
+	}
+	free(rec->items);
+	free(rec);
 	return NULL;
 }
 
-static int check_add(struct check_job *j, const struct catalog_snapshot *row)
-{
-	struct check_item *a, *it;
-
-	a = reallocarray(j->items, j->n_items + 1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	j->items = a;
-	it = &a[j->n_items++];
-	*it = (struct check_item){
-		.id = row->id,
-		.provider = providers_find_by_name(row->provider),
-		.state = row->state,
-	};
-	return provider_volume_set(&it->volume, row->volume_root, row->volume_identity,
-				   row->filesystem);
-}
-
-static int sort_row(const struct catalog_snapshot *row, void *userdata)
+static int item_add(const struct catalog_snapshot *row, void *userdata)
 {
 	struct recovery *rec = userdata;
-	bool persistent = row->context & SC_ATTR_NO_AUTO_RELEASE;
+	struct item *a, *it;
 
-	if (row->state == CATALOG_CREATING || !persistent)
-		return delete_job_add(rec->deletes, row);
-	return check_add(rec->checks, row);
+	a = reallocarray(rec->items, rec->n_items + 1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	rec->items = a;
+	it = &a[rec->n_items++];
+	*it = (struct item){
+		.id = row->id,
+		.provider = strdup(row->provider),
+		.location = row->location ? strdup(row->location) : NULL,
+		.state = row->state,
+		.to_delete = row->state == CATALOG_CREATING ||
+			     !(row->context & SC_ATTR_NO_AUTO_RELEASE),
+	};
+	if (!it->provider || (row->location && !it->location) ||
+	    provider_volume_set(&it->volume, row->volume_root, row->volume_identity,
+				row->filesystem) < 0)
+		return -ENOMEM; /* the item is freed with the rest */
+	return 0;
 }
 
 static int found_cb(const struct sc_id *snapshot_id, const char *location, void *userdata)
 {
-	struct check_item *it = userdata;
+	struct item *it = userdata;
 
 	if (sc_id_equal(snapshot_id, &it->id))
 		it->found = true;
 	return 0;
 }
 
-static void check_run(struct worker_job *job)
+/* Whether the directory a snapshot would be in is there: a filesystem not
+ * mounted (yet) hides it, and then "not found" would mean nothing. */
+static bool location_reachable(const char *location)
 {
-	struct check_job *j = (struct check_job *)job;
+	_cleanup_free_ char *dir = NULL;
+	struct stat st;
 
-	for (size_t i = 0; i < j->n_items; i++) {
-		struct check_item *it = &j->items[i];
+	if (!location)
+		return true; /* nothing was made */
+	dir = strdup(location);
+	return dir && stat(dirname(dir), &st) == 0 && S_ISDIR(st.st_mode);
+}
 
-		/* A failed query (a filesystem not mounted) leaves it not found. */
-		if (it->provider)
-			(void)it->provider->query(&it->volume, found_cb, it);
+static void survey_run(struct worker_job *job)
+{
+	struct recovery *rec = (struct recovery *)job;
+
+	for (size_t i = 0; i < rec->n_items; i++) {
+		struct item *it = &rec->items[i];
+		const struct sc_provider *p = providers_find_by_name(it->provider);
+
+		if (it->to_delete)
+			it->reachable = location_reachable(it->location);
+		else if (p)
+			/* A failed query (a filesystem not mounted) leaves it not found. */
+			(void)p->query(&it->volume, found_cb, it);
 	}
 }
 
-static void recovery_step_done(struct recovery *rec)
+static void mark(struct daemon *d, const struct item *it, enum catalog_state state)
 {
-	if (--rec->running > 0)
-		return;
-	rec->done(rec->daemon);
-	free(rec);
-}
-
-static void check_done(struct worker_job *job)
-{
-	struct check_job *j = (struct check_job *)job;
-	struct recovery *rec = j->recovery;
 	char id[SC_ID_STRING_MAX];
 
-	for (size_t i = 0; i < j->n_items; i++) {
-		struct check_item *it = &j->items[i];
-		enum catalog_state now = it->found ? CATALOG_COMMITTED : CATALOG_MISSING;
+	if (state == it->state)
+		return;
+	log_notice("Persistent snapshot %s is %s", sc_id_to_string(&it->id, id),
+		   state == CATALOG_MISSING ? "missing" : "back");
+	if (catalog_set_state(d->catalog, &it->id, state) < 0)
+		log_warning("Failed to mark snapshot %s %s, ignoring", id, catalog_state_name(state));
+}
 
-		if (now == it->state)
-			continue;
-		log_notice("Persistent snapshot %s is %s", sc_id_to_string(&it->id, id),
-			   now == CATALOG_MISSING ? "missing" : "back");
-		if (catalog_set_state(job->daemon->catalog, &it->id, now) < 0)
-			log_warning("Failed to mark snapshot %s %s, ignoring", id,
-				    catalog_state_name(now));
-	}
-	check_job_free(j);
-	recovery_step_done(rec);
+/* A snapshot to delete that cannot be looked at stays for the next start;
+ * a committed one is listed as missing meanwhile. */
+static void keep(struct daemon *d, const struct item *it)
+{
+	char id[SC_ID_STRING_MAX];
+
+	log_notice("Cannot reach %s snapshot %s at %s (not mounted?), keeping it for the next "
+		   "start", it->state == CATALOG_CREATING ? "half-made" : "auto-release",
+		   sc_id_to_string(&it->id, id), it->location);
+	if (it->state == CATALOG_COMMITTED &&
+	    catalog_set_state(d->catalog, &it->id, CATALOG_MISSING) < 0)
+		log_warning("Failed to mark snapshot %s missing, ignoring", id);
+}
+
+static int sort_item(struct daemon *d, const struct item *it, struct delete_job *deletes)
+{
+	struct catalog_snapshot row = {
+		.id = it->id,
+		.provider = it->provider,
+		.location = it->location,
+		.volume_root = it->volume.root,
+		.volume_identity = it->volume.identity,
+		.filesystem = it->volume.filesystem,
+	};
+
+	if (!it->to_delete)
+		mark(d, it, it->found ? CATALOG_COMMITTED : CATALOG_MISSING);
+	else if (!it->reachable)
+		keep(d, it);
+	else
+		return delete_job_add(deletes, &row);
+	return 0;
+}
+
+static void finish(struct recovery *rec)
+{
+	struct daemon *d = rec->job.daemon;
+	recovery_done_fn done = rec->done;
+
+	recovery_free(rec);
+	done(d);
 }
 
 static void on_deleted(const struct delete_result *res, void *userdata)
 {
-	struct recovery *rec = userdata;
-
 	log_info("Recovery deleted %zu half-made or auto-release snapshots%s", res->deleted,
 		 res->failure ? " (some could not be)" : "");
-	recovery_step_done(rec);
+	finish(userdata);
 }
 
-/* Best effort: what cannot start now is tried again at the next start. */
-static void recovery_run_jobs(struct recovery *rec)
+/* Best effort: what cannot be deleted now is tried again at the next start. */
+static void survey_done(struct worker_job *job)
 {
-	int r = 0;
+	struct recovery *rec = (struct recovery *)job;
+	struct daemon *d = job->daemon;
+	struct delete_job *deletes = delete_job_new();
+	int r = deletes ? 0 : -ENOMEM;
 
-	rec->running = 1; /* held until both are started */
-	if (delete_job_count(rec->deletes) > 0 &&
-	    (r = delete_job_start(rec->daemon, rec->deletes, false, on_deleted, rec)) >= 0)
-		rec->running++;
-	else
-		delete_job_free(rec->deletes);
+	for (size_t i = 0; r >= 0 && i < rec->n_items; i++)
+		r = sort_item(d, &rec->items[i], deletes);
+	if (r >= 0 && !d->exiting && delete_job_count(deletes) > 0 &&
+	    (r = delete_job_start(d, deletes, false, on_deleted, rec)) >= 0)
+		return;
 	if (r < 0)
-		log_error_errno(r, "Failed to start deleting half-made snapshots");
-	rec->deletes = NULL;
-	r = 0;
-	if (rec->checks->n_items > 0 && (r = worker_start(rec->daemon, &rec->checks->job)) >= 0)
-		rec->running++;
-	else
-		check_job_free(rec->checks);
-	if (r < 0)
-		log_error_errno(r, "Failed to start checking persistent snapshots");
-	rec->checks = NULL;
-	recovery_step_done(rec);
+		log_error_errno(r, "Failed to delete half-made and auto-release snapshots");
+	delete_job_free(deletes);
+	finish(rec);
 }
 
 int recovery_start(struct daemon *d, recovery_done_fn done)
@@ -175,23 +206,13 @@ int recovery_start(struct daemon *d, recovery_done_fn done)
 	rec = calloc(1, sizeof(*rec));
 	if (!rec)
 		return -ENOMEM;
-	rec->daemon = d;
+	rec->job.run = survey_run;
+	rec->job.done = survey_done;
 	rec->done = done;
-	rec->deletes = delete_job_new();
-	rec->checks = calloc(1, sizeof(*rec->checks));
-	r = rec->deletes && rec->checks ? 0 : -ENOMEM;
-	if (r >= 0) {
-		rec->checks->job.run = check_run;
-		rec->checks->job.done = check_done;
-		rec->checks->recovery = rec;
-		r = catalog_foreach(d->catalog, NULL, SC_CTX_ALL, sort_row, rec);
-	}
-	if (r >= 0) {
-		recovery_run_jobs(rec);
-		return 0;
-	}
-	delete_job_free(rec->deletes);
-	check_job_free(rec->checks);
-	free(rec);
+	r = catalog_foreach(d->catalog, NULL, SC_CTX_ALL, item_add, rec);
+	if (r >= 0)
+		r = worker_start(d, &rec->job);
+	if (r < 0)
+		recovery_free(rec);
 	return r;
 }

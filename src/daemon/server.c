@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * server.c - the two listening sockets (protocol.md §1): creating them with
- * their modes, accepting, the connection limit, and who the peer is
+ * server.c - the two listening sockets (protocol.md §1): made with their
+ * modes, or passed by the service manager (socket activation, told apart by
+ * FileDescriptorName=); accepting, the connection limit, and who the peer is
  * (SO_PEERCRED, SO_PEERGROUPS).  What a connection may do with that is
- * decided at hello, in connection.c.
+ * decided at hello, in connection.c, the same way for both origins.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
 #include "cleanup.h"
@@ -27,6 +31,7 @@ struct listener {
 	dev_t dev; /* of the socket file we made: unlink only that one */
 	ino_t ino;
 	bool writer_only;
+	bool inherited; /* passed by the service manager, whose file it is */
 	sd_event_source *io;
 	sd_event_source *retry; /* re-enables accepting after fd exhaustion */
 };
@@ -241,7 +246,8 @@ static struct listener *listener_free(struct listener *l)
 	sd_event_source_disable_unref(l->retry);
 	if (l->fd >= 0) {
 		(void)close(l->fd); /* a listening socket: nothing to flush */
-		if (stat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+		if (!l->inherited && stat(l->path, &st) == 0 && st.st_dev == l->dev &&
+		    st.st_ino == l->ino)
 			(void)unlink(l->path); /* best effort at exit */
 	}
 	free(l->path);
@@ -249,30 +255,200 @@ static struct listener *listener_free(struct listener *l)
 	return NULL;
 }
 
-static int listener_new(struct daemon *d, const char *path, mode_t mode, bool writer_only,
-			struct listener **ret)
+static struct listener *listener_alloc(struct daemon *d, int fd, bool writer_only)
 {
-	struct listener *l;
+	struct listener *l = calloc(1, sizeof(*l));
+
+	if (l)
+		*l = (struct listener){ .daemon = d, .fd = fd, .writer_only = writer_only };
+	return l;
+}
+
+/* Watch @l, or free it on failure. */
+static int listener_watch(struct listener *l, struct listener **ret)
+{
 	int r;
 
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return log_error_errno(ENOMEM, "Failed to listen on '%s'", path);
-	*l = (struct listener){ .daemon = d, .fd = -EBADF, .writer_only = writer_only };
-	l->path = strdup(path);
-	if (!l->path) {
-		listener_free(l);
-		return log_error_errno(ENOMEM, "Failed to listen on '%s'", path);
-	}
-	r = listener_bind(l, mode, d);
-	if (r >= 0)
-		r = sd_event_add_io(d->event, &l->io, l->fd, EPOLLIN, listener_on_io, l);
+	r = sd_event_add_io(l->daemon->event, &l->io, l->fd, EPOLLIN, listener_on_io, l);
 	if (r < 0) {
+		log_error_errno(r, "Failed to watch '%s'", l->path);
 		listener_free(l);
 		return r;
 	}
 	*ret = l;
 	return 0;
+}
+
+static int listener_new(struct daemon *d, const char *path, bool writer_only,
+			struct listener **ret)
+{
+	struct listener *l;
+	int r;
+
+	l = listener_alloc(d, -EBADF, writer_only);
+	if (l)
+		l->path = strdup(path);
+	if (!l || !l->path) {
+		listener_free(l);
+		return log_error_errno(ENOMEM, "Failed to listen on '%s'", path);
+	}
+	r = listener_bind(l, writer_only ? 0666 : 0660, d);
+	if (r < 0) {
+		listener_free(l);
+		return r;
+	}
+	return listener_watch(l, ret);
+}
+
+/* The path an inherited socket is bound to (malloc'd), for the logs. */
+static int socket_name(int fd, char **ret)
+{
+	struct sockaddr_un sa = {};
+	socklen_t len = sizeof(sa);
+	char *name;
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		return -errno;
+	if (len > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0] != '\0')
+		name = strndup(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+	else if (asprintf(&name, "fd %d", fd) < 0) /* abstract or unnamed */
+		name = NULL;
+	if (!name)
+		return -ENOMEM;
+	*ret = name;
+	return 0;
+}
+
+/* A socket passed by the service manager: used as it is (the socket unit
+ * set its mode and group), never unlinked.  Takes @fd in all cases. */
+static int listener_adopt(struct daemon *d, int fd, const char *configured, bool writer_only,
+			  struct listener **ret)
+{
+	struct listener *l;
+	int r;
+
+	l = listener_alloc(d, fd, writer_only);
+	if (!l) {
+		(void)close(fd);
+		return log_error_errno(ENOMEM, "Failed to adopt socket fd %d", fd);
+	}
+	l->inherited = true;
+	r = socket_name(fd, &l->path);
+	if (r < 0) {
+		listener_free(l);
+		return log_error_errno(r, "Failed to read the address of socket fd %d", fd);
+	}
+	if (strcmp(l->path, configured) != 0)
+		log_warning("The %s socket passed by the service manager is %s, but the "
+			    "configuration names %s; clients using that path will not reach it",
+			    writer_only ? "writer" : "control", l->path, configured);
+	return listener_watch(l, ret);
+}
+
+/* The sockets the service manager passed, by FileDescriptorName=; -EBADF
+ * for one it did not pass. */
+struct passed {
+	int control;
+	int writer;
+};
+
+/* The role of a passed socket by its name: "control" or "writer"; a single
+ * socket of any other name ("unknown" when none was given, or the socket
+ * unit's name) is the control socket. */
+static int passed_slot(struct passed *p, const char *name, int n, int **ret)
+{
+	int *slot;
+
+	if (strcmp(name, "writer") == 0)
+		slot = &p->writer;
+	else if (strcmp(name, "control") == 0 || n == 1)
+		slot = &p->control;
+	else {
+		log_error("Refusing the socket '%s' passed by the service manager: its "
+			  "FileDescriptorName= must be control or writer", name);
+		return -EINVAL;
+	}
+	if (*slot >= 0) {
+		log_error("Refusing the sockets passed by the service manager: two are named %s",
+			  name);
+		return -EINVAL;
+	}
+	*ret = slot;
+	return 0;
+}
+
+/* Only a listening AF_UNIX stream socket can be either of ours. */
+static int passed_check(int fd, const char *name)
+{
+	int r, flags;
+
+	r = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0);
+	if (r < 0)
+		return log_error_errno(r, "Failed to check the socket '%s' (fd %d) passed by the "
+				       "service manager", name, fd);
+	if (r == 0) {
+		log_error("Refusing the socket '%s' (fd %d) passed by the service manager: "
+			  "not a listening AF_UNIX stream socket", name, fd);
+		return -EINVAL;
+	}
+	/* accept() must never block the loop (a connection may vanish between
+	 * readiness and accept). */
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return log_error_errno(errno, "Failed to make socket fd %d non-blocking", fd);
+	return 0;
+}
+
+static int passed_sort(struct passed *p, char **names, int n)
+{
+	int *slot, r;
+
+	if (n > 2) {
+		log_error("Refusing the %d sockets passed by the service manager: at most two "
+			  "(control, writer)", n);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		if ((r = passed_slot(p, names[i], n, &slot)) < 0 ||
+		    (r = passed_check(SD_LISTEN_FDS_START + i, names[i])) < 0)
+			return r;
+		*slot = SD_LISTEN_FDS_START + i;
+	}
+	return 0;
+}
+
+/* sd_listen_fds_with_names(3): the environment is unset, the fds get
+ * FD_CLOEXEC.  On failure every passed fd is closed. */
+static int passed_take(struct passed *ret)
+{
+	struct passed p = { -EBADF, -EBADF };
+	char **names = NULL;
+	int n, r;
+
+	n = sd_listen_fds_with_names(true, &names);
+	if (n < 0)
+		return log_error_errno(n, "Failed to read the sockets passed by the service manager");
+	r = passed_sort(&p, names, n);
+	for (int i = 0; names && names[i]; i++)
+		free(names[i]);
+	free(names);
+	if (r < 0) {
+		for (int i = 0; i < n; i++)
+			(void)close(SD_LISTEN_FDS_START + i);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+/* The listener of one role: the passed socket @fd (taken) if there is
+ * one, else a socket of our own at @path. */
+static int listener_open(struct daemon *d, int fd, const char *path, bool writer_only,
+			 struct listener **ret)
+{
+	if (fd >= 0)
+		return listener_adopt(d, fd, path, writer_only, ret);
+	return listener_new(d, path, writer_only, ret);
 }
 
 static void resolve_group(struct daemon *d)
@@ -293,17 +469,26 @@ static void resolve_group(struct daemon *d)
 
 int server_start(struct daemon *d)
 {
+	struct passed p;
 	int r;
 
 	resolve_group(d);
-	r = listener_new(d, d->config->socket_path, 0660, false, &d->control);
+	r = passed_take(&p);
 	if (r < 0)
 		return r;
-	r = listener_new(d, d->config->writer_socket_path, 0666, true, &d->writer_listener);
+	r = listener_open(d, p.control, d->config->socket_path, false, &d->control);
+	if (r < 0) {
+		if (p.writer >= 0)
+			(void)close(p.writer);
+		return r;
+	}
+	r = listener_open(d, p.writer, d->config->writer_socket_path, true, &d->writer_listener);
 	if (r < 0)
 		return r;
-	log_info("Listening on %s (control) and %s (writers)", d->config->socket_path,
-		 d->config->writer_socket_path);
+	log_info("Listening on %s (control%s) and %s (writers%s)", d->control->path,
+		 d->control->inherited ? ", from the service manager" : "",
+		 d->writer_listener->path,
+		 d->writer_listener->inherited ? ", from the service manager" : "");
 	return 0;
 }
 
