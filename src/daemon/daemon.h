@@ -29,6 +29,7 @@ struct catalog_snapshot;
 struct connection;
 struct delete_job;
 struct gather;
+struct guardian;
 struct hold_window;
 struct listener;
 struct operation;
@@ -150,6 +151,7 @@ struct daemon {
 	sd_event_source *worker_io;
 	unsigned n_jobs;           /* started and not yet delivered */
 	sd_event_source *recovery_timer;
+	struct guardian *guardian;  /* the freeze guardian (guardian.c) */
 	struct hold_window *window; /* the flush-and-hold window open, if any */
 	struct hold_gate gate;
 	struct delete_job *parked;  /* deletes finished during a window, delivered after it */

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hold-window.c - the flush-and-hold window of a snapshot set (vss-model
- * 2.4, 7.2 steps 6-8, T27, T28): the filesystems of the set's volumes whose
- * provider holds writes are flushed and frozen on a thread, the hold limit
- * runs on the loop, and a thaw on a thread ends the window on every path.
- * While a window is open the rest of the service writes nothing to disk:
- * other sessions wait and deletes wait.  The freeze itself is hold.c's;
- * the order of the steps around it is coordinator.c's.
+ * 2.4, 7.2 steps 6-8, T27, T28): the freeze record is written and the
+ * freeze guardian holds the filesystems first, then those of the set's
+ * volumes whose provider holds writes are flushed and frozen on a thread,
+ * the hold limit runs on the loop, and a thaw on a thread ends the window
+ * on every path, a guardian lost during the hold included.  While a window
+ * is open the rest of the service writes nothing to disk: other sessions
+ * wait and deletes wait.  The freeze itself is hold.c's, the guardian
+ * guardian.c's; the order of the steps around it is coordinator.c's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@
 #include <systemd/sd-event.h>
 
 #include "cleanup.h"
+#include "freeze-record.h"
+#include "guardian.h"
 #include "hold.h"
 #include "log.h"
 #include "session.h"
@@ -25,6 +29,7 @@
 #define THAW_RETRY_NSEC (100 * 1000 * 1000L)
 
 enum window_state {
+	WINDOW_GUARDING, /* recorded; the guardian is asked to hold */
 	WINDOW_FREEZING, /* the flush-and-freeze job runs */
 	WINDOW_HELD,     /* frozen: the commits run */
 	WINDOW_THAWING,  /* the thaw job runs */
@@ -35,7 +40,10 @@ struct hold_window {
 	struct daemon *daemon;
 	struct session *session; /* NULL once let go: it then ends alone */
 	struct hold *hold;
+	struct sc_id set_id;
 	enum window_state state;
+	bool recorded;           /* the freeze record is written */
+	bool guarded;            /* the guardian was asked to hold */
 	bool thaw_due;           /* thaw as soon as the freeze returns */
 	sd_event_source *limit;  /* the hold limit, from the start of the flush */
 	uint64_t opened_usec;
@@ -119,11 +127,28 @@ bool hold_window_busy(const struct session *s)
 {
 	const struct hold_window *w = s->set ? s->set->window : NULL;
 
-	return w && (w->state == WINDOW_FREEZING || w->state == WINDOW_THAWING);
+	return w && w->state != WINDOW_HELD && w->state != WINDOW_CLOSED;
+}
+
+/* Nothing is frozen any more: the guardian lets go, the record goes. */
+static void window_unguard(struct hold_window *w)
+{
+	int r;
+
+	if (w->guarded)
+		guardian_release(w->daemon->guardian);
+	w->guarded = false;
+	if (!w->recorded)
+		return;
+	r = freeze_record_remove(w->daemon->config->state_dir);
+	if (r < 0)
+		log_warning_errno(r, "Failed to remove the freeze record, ignoring");
+	w->recorded = false;
 }
 
 static struct hold_window *window_free(struct hold_window *w)
 {
+	window_unguard(w);
 	sd_event_source_disable_unref(w->limit);
 	hold_free(w->hold);
 	for (size_t i = 0; i < w->n_paths; i++)
@@ -155,6 +180,7 @@ static void window_closed(struct hold_window *w)
 
 	w->state = WINDOW_CLOSED;
 	w->limit = sd_event_source_disable_unref(w->limit);
+	window_unguard(w);
 	if (w->held_usec)
 		log_info("Writes to %zu filesystem%s were held for %.1f ms (flush %.1f ms, freeze "
 			 "%.1f ms, thaw %.1f ms)", w->hold->n, w->hold->n == 1 ? "" : "s",
@@ -214,7 +240,9 @@ static void start_thaw(struct hold_window *w)
 
 static void release(struct hold_window *w)
 {
-	if (w->state == WINDOW_FREEZING) {
+	if (w->state == WINDOW_GUARDING) {
+		window_closed(w); /* nothing frozen yet */
+	} else if (w->state == WINDOW_FREEZING) {
 		w->thaw_due = true;
 		atomic_store(&w->hold->stop, true);
 	} else if (w->state == WINDOW_HELD) {
@@ -225,7 +253,7 @@ static void release(struct hold_window *w)
 static int on_limit(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct hold_window *w = userdata;
-	bool flushing = w->state == WINDOW_FREEZING;
+	bool flushing = w->state == WINDOW_GUARDING || w->state == WINDOW_FREEZING;
 
 	w->limit = sd_event_source_disable_unref(w->limit);
 	log_error("Writes were held longer than the limit (%llu ms) while %s: thawing",
@@ -325,9 +353,8 @@ static int window_collect(struct hold_window *w, const struct snapshot_set *set)
 	return 0;
 }
 
-static int window_start(struct hold_window *w)
+static int start_freeze(struct hold_window *w)
 {
-	const struct config *c = w->daemon->config;
 	struct window_job *j;
 	int r;
 
@@ -335,15 +362,118 @@ static int window_start(struct hold_window *w)
 	if (!j)
 		return -ENOMEM;
 	*j = (struct window_job){ .job.run = freeze_run, .job.done = window_job_done, .window = w };
-	r = sd_event_add_time(w->daemon->event, &w->limit, CLOCK_MONOTONIC,
-			      w->opened_usec + c->hold_usec, USEC_PER_MSEC, on_limit, w);
-	if (r >= 0)
-		r = worker_start(w->daemon, &j->job);
+	r = worker_start(w->daemon, &j->job);
 	if (r < 0) {
 		free(j);
 		return r;
 	}
+	w->state = WINDOW_FREEZING;
 	return 0;
+}
+
+/* What the set's requester sees of a hold the guardian would not take. */
+static int guardian_error(int r)
+{
+	if (r == -ENOMEM || r == -SC_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER)
+		return r;
+	return -SC_E_UNEXPECTED;
+}
+
+/* The hold can go on no longer: the set fails, and what is frozen thaws. */
+static void window_abandon(struct hold_window *w, int error, const char *reason)
+{
+	char *copy = reason ? strdup(reason) : NULL;
+
+	if (w->state == WINDOW_GUARDING || w->state == WINDOW_FREEZING ||
+	    w->state == WINDOW_HELD) {
+		window_fail(w, error, copy);
+		release(w);
+	} else {
+		free(copy); /* thawing already: the set goes on */
+	}
+}
+
+/* The guardian's deadline passed: the service (stopped, or hung) did not
+ * end the hold in time.  As for the hold limit, only later. */
+static void on_expired(struct hold_window *w, int thawed)
+{
+	if (thawed < 0)
+		log_error_errno(thawed, "The freeze guardian failed to thaw at its deadline");
+	else
+		log_error("The freeze guardian thawed at its deadline: the service did not end "
+			  "the hold in time");
+	window_abandon(w, w->state == WINDOW_FREEZING ? -SC_E_FLUSH_WRITES_TIMEOUT
+						     : -SC_E_HOLD_WRITES_TIMEOUT, NULL);
+}
+
+static void on_guardian(enum guardian_event event, int error, const char *reason, void *userdata)
+{
+	struct hold_window *w = userdata;
+	int r;
+
+	switch (event) {
+	case GUARDIAN_HELD:
+		r = start_freeze(w);
+		if (r < 0)
+			window_abandon(w, r, NULL);
+		break;
+	case GUARDIAN_REFUSED:
+		w->guarded = false; /* it holds nothing */
+		log_error_errno(error, "The freeze guardian refused the hold: %s",
+				reason ? reason : sc_strerror(error));
+		window_abandon(w, guardian_error(error), reason);
+		break;
+	case GUARDIAN_LOST:
+		w->guarded = false;
+		if (w->state == WINDOW_THAWING)
+			log_notice("The service was thawing already: the set goes on");
+		else
+			log_error("Nothing guards the held writes any more: thawing, the set fails");
+		window_abandon(w, error, reason);
+		break;
+	case GUARDIAN_EXPIRED:
+		on_expired(w, error);
+		break;
+	}
+}
+
+/* Intent before action: the record is on disk and the guardian holds the
+ * filesystems before anything is frozen. */
+static int window_guard(struct hold_window *w)
+{
+	const struct config *c = w->daemon->config;
+	struct freeze_record_fs fs[SET_VOLUMES_MAX];
+	int r;
+
+	for (size_t i = 0; i < w->n_paths; i++)
+		fs[i] = (struct freeze_record_fs){ w->paths[i], w->devs[i] };
+	r = freeze_record_write(c->state_dir, &w->set_id, fs, w->n_paths);
+	if (r < 0)
+		return log_error_errno(r, "Failed to write the freeze record in '%s'",
+				       c->state_dir);
+	w->recorded = true;
+	r = guardian_hold(w->daemon->guardian, &w->set_id, c->state_dir, fs, w->n_paths,
+			  w->opened_usec + c->hold_usec + GUARDIAN_MARGIN_USEC, on_guardian, w);
+	if (r < 0)
+		return log_error_errno(r, "Failed to ask the freeze guardian to hold");
+	w->guarded = true;
+	w->state = WINDOW_GUARDING;
+	log_debug("Asked the freeze guardian to hold %zu filesystem%s", w->n_paths,
+		  w->n_paths == 1 ? "" : "s");
+	return 0;
+}
+
+static int window_start(struct hold_window *w)
+{
+	const struct config *c = w->daemon->config;
+	int r;
+
+	r = sd_event_add_time(w->daemon->event, &w->limit, CLOCK_MONOTONIC,
+			      w->opened_usec + c->hold_usec, USEC_PER_MSEC, on_limit, w);
+	if (r < 0)
+		return r;
+	r = window_guard(w);
+	return r == -ENOMEM ? r : r < 0 ? -SC_E_UNEXPECTED : 0;
 }
 
 int hold_window_open(struct session *s)
@@ -359,6 +489,7 @@ int hold_window_open(struct session *s)
 	}
 	w->daemon = d;
 	w->session = s;
+	w->set_id = s->set->id;
 	w->opened_usec = now_usec(d);
 	w->n_protected = hold_window_protected(d->config, w->protected);
 	r = window_collect(w, s->set);

@@ -201,6 +201,13 @@ int hold_thaw(struct hold *h)
 	return first;
 }
 
+void hold_assume_frozen(struct hold *h)
+{
+	qsort(h->fs, h->n, sizeof(*h->fs), compare_dev);
+	for (size_t i = 0; i < h->n; i++)
+		h->fs[i].frozen = true;
+}
+
 bool hold_frozen(const struct hold *h)
 {
 	for (size_t i = 0; i < h->n; i++)

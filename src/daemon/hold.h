@@ -63,6 +63,10 @@ int hold_freeze(struct hold *h, char **ret_reason);
 /* FITHAW what this hold froze, in reverse order, every one tried; the first
  * error.  A filesystem someone else thawed meanwhile counts as thawed. */
 int hold_thaw(struct hold *h);
+/* The guardian's view of a hold it did not freeze itself: every filesystem
+ * counts as frozen, in the order hold_freeze() freezes them, so that
+ * hold_thaw() tries each one, in reverse. */
+void hold_assume_frozen(struct hold *h);
 /* Whether anything of @h is frozen by it. */
 bool hold_frozen(const struct hold *h);
 

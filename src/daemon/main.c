@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * main.c - shadowcopyd's start-up checklist: options, configuration, the
- * open-file limit, the state directory and its catalog, the event loop and
- * its signals, recovery, the sockets, readiness; then the loop, and an
- * orderly exit.  The service never daemonizes: systemd (or whoever starts
- * it) supervises it as it is.
+ * freeze record (what a service that died left frozen is thawed first),
+ * the open-file limit, the state directory and its catalog, the event loop
+ * and its signals, the freeze guardian, recovery, the sockets, readiness;
+ * then the loop, and an orderly exit.  `--guardian` and `--recover` run
+ * their one job instead.  The service never daemonizes: systemd (or
+ * whoever starts it) supervises it as it is.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -19,6 +22,8 @@
 
 #include "catalog.h"
 #include "daemon.h"
+#include "freeze-record.h"
+#include "guardian.h"
 #include "log.h"
 
 #define EXIT_USAGE 2
@@ -30,6 +35,7 @@ struct options {
 	const char *state_dir;
 	const char *group;
 	bool check_config;
+	bool recover;
 };
 
 static void help(void)
@@ -44,14 +50,15 @@ static void help(void)
 	       "      --config FILE         Configuration file, see shadowcopy.conf(5)\n"
 	       "      --group NAME          Group of the requester and admin roles [shadowcopy]\n"
 	       "  -d, --foreground          Stay in the foreground (the service always does)\n"
-	       "  -n, --check-config        Check the configuration, print it and exit\n");
+	       "  -n, --check-config        Check the configuration, print it and exit\n"
+	       "      --recover             Thaw what a service that died left frozen, and exit\n");
 }
 
 /* Returns 1 to run, 0 to exit successfully (help, version), or -EINVAL. */
 static int parse_argv(int argc, char *argv[], struct options *ret)
 {
 	enum { ARG_VERSION = 0x100, ARG_SOCKET, ARG_WRITER_SOCKET, ARG_STATE_DIR, ARG_CONFIG,
-	       ARG_GROUP };
+	       ARG_GROUP, ARG_RECOVER };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -62,6 +69,7 @@ static int parse_argv(int argc, char *argv[], struct options *ret)
 		{ "group", required_argument, NULL, ARG_GROUP },
 		{ "foreground", no_argument, NULL, 'd' },
 		{ "check-config", no_argument, NULL, 'n' },
+		{ "recover", no_argument, NULL, ARG_RECOVER },
 		{}
 	};
 	int c;
@@ -93,6 +101,9 @@ static int parse_argv(int argc, char *argv[], struct options *ret)
 			break; /* we never daemonize */
 		case 'n':
 			ret->check_config = true;
+			break;
+		case ARG_RECOVER:
+			ret->recover = true;
 			break;
 		default:
 			return -EINVAL; /* getopt said why */
@@ -244,6 +255,8 @@ static void teardown(struct daemon *d)
 	connection_free_all(d);
 	session_free_all(d);
 	worker_teardown(d);
+	/* After the jobs: a thaw delivered there releases the guardian's hold. */
+	d->guardian = guardian_free(d->guardian);
 	server_stop(d);
 	d->recovery_timer = sd_event_source_disable_unref(d->recovery_timer);
 	d->catalog = catalog_close(d->catalog);
@@ -272,9 +285,33 @@ static int run(const struct config *config)
 		catalog_close(d.catalog);
 		return log_error_errno(r, "Failed to create the event loop");
 	}
-	r = serve(&d);
+	r = guardian_new(d.event, &d.guardian);
+	if (r < 0)
+		log_error_errno(r, "Failed to start the freeze guardian");
+	else
+		r = serve(&d);
 	teardown(&d);
 	return r;
+}
+
+static void print_thawed(const char *path, void *userdata)
+{
+	printf("Thawed %s\n", path);
+}
+
+static void log_thawed(const char *path, void *userdata)
+{
+	log_notice("Thawed %s, left frozen by a service that died (freeze record)", path);
+}
+
+/* What the freeze record names is thawed before anything else: a
+ * filesystem left frozen would make anything that writes to it hang. */
+static void recover_at_start(const struct config *config)
+{
+	int r = freeze_record_recover(config->state_dir, log_thawed, NULL);
+
+	if (r < 0)
+		log_error_errno(r, "Failed to thaw what the freeze record names, going on");
 }
 
 int main(int argc, char *argv[])
@@ -283,6 +320,9 @@ int main(int argc, char *argv[])
 	struct config config;
 	int r;
 
+	/* The guardian: nothing of the service's start-up, not even options. */
+	if (argc > 1 && strcmp(argv[1], GUARDIAN_ARG) == 0)
+		return guardian_main(argc, argv);
 	log_set_ident("shadowcopyd");
 	r = parse_argv(argc, argv, &options);
 	if (r <= 0)
@@ -297,7 +337,10 @@ int main(int argc, char *argv[])
 	if (r >= 0 && options.check_config) {
 		config_print(&config, stdout);
 		printf("configuration OK\n");
+	} else if (r >= 0 && options.recover) {
+		r = freeze_record_recover(config.state_dir, print_thawed, NULL);
 	} else if (r >= 0) {
+		recover_at_start(&config);
 		r = run(&config);
 	}
 	config_done(&config);
