@@ -135,8 +135,10 @@ SC_EXPORT int sc_writer_on_event(struct sc_writer *w, enum sc_event event,
 SC_EXPORT int sc_writer_subscribe(struct sc_writer *w);
 
 /**
- * sc_writer_unsubscribe - leave the service and close the connection.
- * Returns 0 or -SC_E_BAD_STATE (not subscribed).
+ * sc_writer_unsubscribe - leave the service and close the connection.  The
+ * backups under way end for this writer as on a lost connection: its Abort
+ * handler runs for each one that is owed an Abort, then its BackupShutdown
+ * handler (docs/writer-guide.md).  Returns 0 or -SC_E_BAD_STATE (not subscribed).
  */
 SC_EXPORT int sc_writer_unsubscribe(struct sc_writer *w);
 

@@ -53,16 +53,19 @@ struct sc_writer_event {
 };
 
 /*
- * One backup session this writer takes part in, kept while it matters for
- * freeze safety (design.md "Freeze safety", item 1): from a successful Freeze
- * until Thaw or Abort, the library holds a deadline; when it passes, or the
- * connection drops, the library runs the Abort handler itself.
+ * One backup session this writer takes part in, from PrepareForBackup to
+ * BackupShutdown, for the duties the library carries (design.md "Freeze
+ * safety", item 1): from a successful Freeze until Thaw or Abort it holds a
+ * deadline, and when that passes the library runs the Abort handler itself;
+ * when the connection drops, it ends every session as the service would have:
+ * Abort where one is due, then BackupShutdown.
  */
 struct writer_session {
 	struct writer_session *next;
 	struct sc_writer_event abort;  /* the Abort to run: ids, context, backup type */
 	uint64_t thaw_deadline_usec;   /* UINT64_MAX when not frozen */
 	bool aborted;                  /* the Abort handler ran for this backup */
+	bool post_snapshot_handled;    /* no Abort handler from then on (B5) */
 };
 
 struct writer_handler {
@@ -144,8 +147,9 @@ void writer_event_done(struct sc_writer_event *ev);
 
 /* writer-session.c */
 bool writer_session_is_frozen(struct sc_writer *w, const struct sc_id *session);
-/* Whether @ev must be answered without running a handler (a Thaw or an Abort
- * after the library's own Abort), with the answer in ret_ok and ret_failure. */
+/* Whether @ev must be answered without running a handler (a Thaw after the
+ * library's own Abort; an Abort after an Abort or after PostSnapshot was
+ * handled), with the answer in ret_ok and ret_failure. */
 bool writer_session_skip(struct sc_writer *w, const struct sc_writer_event *ev, bool *ret_ok,
 			 int *ret_failure);
 /* Record what @ev, received at @received_usec, means for its session. */
@@ -153,7 +157,8 @@ int writer_session_update(struct sc_writer *w, const struct sc_writer_event *ev,
 			  uint64_t received_usec);
 uint64_t writer_session_next_deadline(const struct sc_writer *w);
 int writer_session_expire(struct sc_writer *w);
-void writer_session_abort_all(struct sc_writer *w);
+/* The service is gone: end every session (Abort where due, BackupShutdown). */
+void writer_session_end_all(struct sc_writer *w);
 
 /* writer-metadata.c */
 struct sc_writer_metadata *writer_metadata_new(void);

@@ -60,8 +60,9 @@ void writer_link_close(struct sc_writer *w)
 	w->link_deadline_usec = UINT64_MAX;
 }
 
-/* The link failed or was refused: close it, abort what is frozen (nobody will
- * thaw us now), and try again later if the application is subscribed. */
+/* The link failed or was refused: close it, end the backups under way (nobody
+ * will thaw us now, nor send Abort or BackupShutdown), and try again later if
+ * the application is subscribed. */
 static void link_fail(struct sc_writer *w, int error)
 {
 	bool was_up = w->link == WRITER_LINK_UP;
@@ -71,7 +72,7 @@ static void link_fail(struct sc_writer *w, int error)
 	if (was_up)
 		writer_log(w, LOG_WARNING, "Lost the connection to the service: %s",
 			   sc_strerror(error));
-	writer_session_abort_all(w);
+	writer_session_end_all(w);
 	if (!w->subscribed)
 		return;
 	writer_log(w, LOG_DEBUG, "Connecting again in %llu ms (%s)",
@@ -375,7 +376,7 @@ int writer_link_unsubscribe(struct sc_writer *w)
 			link_wait_reply(w, id, time_deadline_usec(WRITER_UNSUBSCRIBE_USEC));
 	}
 	writer_link_close(w);
-	writer_session_abort_all(w);
+	writer_session_end_all(w);
 	w->backoff_usec = WRITER_BACKOFF_MIN_USEC;
 	return r;
 }

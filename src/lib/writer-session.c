@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * writer-session.c - the writer's duties around Freeze that the library
- * carries (design.md "Freeze safety" item 1; vss-model A18-A21, B4-B9): from
- * the arrival of Freeze the library holds a deadline of the writer's freeze
- * timeout; when it passes, or the connection drops, it runs the Abort handler
- * itself.  The Abort handler runs at most once per backup, however many
- * Aborts arrive.  It never talks to the service: the service keeps its own
- * deadlines.
+ * writer-session.c - the writer's duties that the library carries (design.md
+ * "Freeze safety" item 1; vss-model A18-A21, B4-B10): from the arrival of
+ * Freeze the library holds a deadline of the writer's freeze timeout, and
+ * when it passes it runs the Abort handler itself; when the connection drops,
+ * it ends each backup as the service would have: Abort where one is due, then
+ * BackupShutdown (T48).  The Abort handler runs at most once per backup, and
+ * never once PostSnapshot was handled (B5).  It never talks to the service:
+ * the service keeps its own deadlines.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,15 +75,17 @@ bool writer_session_skip(struct sc_writer *w, const struct sc_writer_event *ev, 
 {
 	struct writer_session *s = session_find(w, &ev->session);
 
-	if (!s || !s->aborted)
+	if (!s)
 		return false;
-	if (ev->type == SC_EVENT_THAW) {
+	if (ev->type == SC_EVENT_THAW && s->aborted) {
 		*ret_ok = false; /* the library already ran Abort: too late to thaw */
 		*ret_failure = -SC_E_WRITERERROR_TIMEOUT;
 		return true;
 	}
-	if (ev->type == SC_EVENT_ABORT) {
-		*ret_ok = true; /* A19: the handler already ran for this backup */
+	/* A19: the handler already ran for this backup; B5: the service sent
+	 * it while PostSnapshot ran, and that is handled now. */
+	if (ev->type == SC_EVENT_ABORT && (s->aborted || s->post_snapshot_handled)) {
+		*ret_ok = true;
 		*ret_failure = 0;
 		return true;
 	}
@@ -95,6 +98,16 @@ int writer_session_update(struct sc_writer *w, const struct sc_writer_event *ev,
 	struct writer_session *s;
 
 	switch (ev->type) {
+	case SC_EVENT_PREPARE_BACKUP:
+	case SC_EVENT_PREPARE_SNAPSHOT:
+		/* Known from here on: if the service goes, this backup is ended. */
+		return session_get(w, ev) ? 0 : -ENOMEM;
+	case SC_EVENT_POST_SNAPSHOT:
+		s = session_get(w, ev);
+		if (!s)
+			return -ENOMEM;
+		s->post_snapshot_handled = true;
+		return 0;
 	case SC_EVENT_FREEZE:
 		/* Tracked even when the handler vetoed: it may have frozen
 		 * part of its data, and only Abort undoes that.  The window
@@ -136,13 +149,13 @@ uint64_t writer_session_next_deadline(const struct sc_writer *w)
 	return t;
 }
 
-/* Run the Abort handler of a frozen session (the Thaw handler when the
- * writer set none, A21). */
-static void session_abort(struct sc_writer *w, const struct sc_writer_event *abort)
+/* Run the Abort handler of a session (the Thaw handler when the writer set
+ * none and the session is frozen, A21). */
+static void session_abort(struct sc_writer *w, const struct sc_writer_event *abort, bool frozen)
 {
 	int failure;
 
-	if (!writer_dispatch_abort(w, abort, true, &failure))
+	if (!writer_dispatch_abort(w, abort, frozen, &failure))
 		writer_log(w, LOG_WARNING, "The Abort handler failed: %s", sc_strerror(failure));
 }
 
@@ -165,24 +178,41 @@ int writer_session_expire(struct sc_writer *w)
 		abort = s->abort;
 		writer_log(w, LOG_WARNING, "No Thaw within the freeze timeout of %u ms, aborting",
 			   w->freeze_timeout_ms);
-		session_abort(w, &abort);
+		session_abort(w, &abort, true);
 		did = 1;
 	}
 }
 
-void writer_session_abort_all(struct sc_writer *w)
+/* End @s as the service would have: Abort unless it had one or PostSnapshot
+ * was handled (B5), then BackupShutdown (B10). */
+static void session_end(struct sc_writer *w, struct writer_session *s)
+{
+	struct sc_writer_event shutdown = s->abort;
+	bool frozen = s->thaw_deadline_usec != NOT_FROZEN;
+	int failure;
+
+	if (!s->aborted && !s->post_snapshot_handled) {
+		writer_log(w, LOG_WARNING, "Lost the service during a backup%s, aborting",
+			   frozen ? " while frozen" : "");
+		s->aborted = true;
+		session_abort(w, &s->abort, frozen);
+	}
+	shutdown.type = SC_EVENT_BACKUP_SHUTDOWN;
+	if (!writer_dispatch_run(w, &shutdown, &failure))
+		writer_log(w, LOG_WARNING, "The BackupShutdown handler failed: %s",
+			   sc_strerror(failure));
+}
+
+void writer_session_end_all(struct sc_writer *w)
 {
 	struct writer_session *s = w->sessions, *next;
 
-	/* Detach first: the service that sent Freeze is gone, and whatever it
-	 * was doing with these sessions ended with the connection. */
+	/* Detach first: the service that sent these events is gone, and
+	 * whatever it was doing with these sessions ended with the connection. */
 	w->sessions = NULL;
 	for (; s; s = next) {
 		next = s->next;
-		if (!s->aborted && s->thaw_deadline_usec != NOT_FROZEN) {
-			writer_log(w, LOG_WARNING, "Lost the service while frozen, aborting");
-			session_abort(w, &s->abort);
-		}
+		session_end(w, s);
 		free(s);
 	}
 }

@@ -228,10 +228,10 @@ def test_unmounted_filesystem_decided_later(env_nostart, own_btrfs):
 # --- writers are told nothing stale ------------------------------------------------
 
 def test_reconnected_writer_told_nothing_stale(env_nostart, abort_fs, vol):
-    """B7, B6: a writer frozen in a backup of the service that dies gets
-    Abort from its own library at once (the link dropped), reconnects to
-    the next service, and hears nothing more of that backup: no Thaw, no
-    second Abort, no BackupShutdown.  Its next events are the next
+    """B7, B6, B10: a writer frozen in a backup of the service that dies
+    gets Abort and then BackupShutdown from its own library at once (the
+    link dropped), reconnects to the next service, and hears nothing more
+    of that backup: no Thaw, no second Abort, no second BackupShutdown.  Its next events are the next
     backup's, from Identify on, all naming the new set."""
     env = start(env_nostart, testing=["provider-delay-ms=post_commit:30000"])
     w = writer(env, vol, freeze_timeout_ms=30000)
@@ -240,10 +240,11 @@ def test_reconnected_writer_told_nothing_stale(env_nostart, abort_fs, vol):
     wait_event(w, "freeze")
     killed = now_usec()
     kill(env)
-    wait_event(w, "abort", timeout=5)
+    wait_event(w, "backup_shutdown", timeout=5)
     assert w.events()[-1]["t"] - killed < scaled(1) * USEC
     before = len(w.events())
-    assert names(w) == ["identify", "prepare_backup", "prepare_snapshot", "freeze", "abort"]
+    assert names(w) == ["identify", "prepare_backup", "prepare_snapshot", "freeze", "abort",
+                        "backup_shutdown"]
     restart(env)
     wait_until(lambda: w.entry() is not None, 10, "the writer to reconnect")
     assert len(w.events()) == before, w.events()[before:]
