@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from sctest import SHADOWCOPY, scaled, wait_until
+from sctest import SHADOWCOPY, backup_steps, scaled, wait_until
 from writerkit import HOOKS_WRITER, create_set, start_hooks_writer
 
 # A hook that logs "NAME ARG $SHADOWCOPY_EVENT" and does what $1 asks of it.
@@ -355,3 +355,36 @@ def test_command_line(tmp_path):
     p = run_writer("-n", "--config", conf)
     assert p.returncode == 2 and ":2: unknown key 'timeout'" in p.stderr
     assert run_writer("--config", tmp_path / "missing.conf").returncode == 2
+
+
+def test_backup_shutdown_of_another_backup_thaws_nothing(env, volume, tmp_path):
+    """vss-model 4.3: a BackupShutdown may belong to another backup than the
+    one whose hooks are frozen.  Requester A finishes its set and stays
+    connected (copying); B's set freezes the hooks; A leaves, so the writer
+    gets A's BackupShutdown in the middle of B's commit: it must not thaw
+    B's hooks.  They thaw at B's Thaw, with B's set id."""
+    env.stop_daemon()
+    env.start_daemon(extra="[testing]\nprovider-delay-ms = commit:2000\n")
+    hooks = HookDir(tmp_path)
+    hooks.add("10-plain", body='echo "$SHADOWCOPY_SNAPSHOT_SET_ID" >>' + str(tmp_path / "ids"))
+    start_hooks_writer(env, hooks.dir)
+    first = env.start_requester(*backup_steps(volume), "backup-complete", "sleep=60000")
+    first.wait_step("backup-complete", timeout=30)
+    second = subprocess.Popen([str(SHADOWCOPY), "--socket", str(env.socket), "--json", "create",
+                               str(volume)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        wait_until(lambda: hooks.calls().count(("10-plain", "freeze")) == 2, 20,
+                   "the second set's freeze")
+        first.proc.kill()  # A leaves: BackupShutdown of A's backup, B still frozen
+        time.sleep(scaled(0.5))
+        assert hooks.calls()[-1] == ("10-plain", "freeze"), hooks.calls()
+        out, err = second.communicate(timeout=scaled(60))
+    finally:
+        if second.poll() is None:
+            second.kill()
+            second.wait()
+    assert second.returncode == 0, err
+    assert hooks.calls()[-1] == ("10-plain", "thaw"), hooks.calls()
+    ids = (tmp_path / "ids").read_text().split()
+    assert ids[-1] == ids[-2] != ids[0], ids  # B's thaw names B's set

@@ -233,13 +233,19 @@ static bool events_later(struct sc_writer *w, const struct sc_writer_event *ev, 
 	return o == RUN_OK ? true : events_veto(w, o);
 }
 
-/* The end of a backup: settle anything still owed (a set abandoned without
- * Abort), and forget the hooks. */
+/* The end of a backup: settle anything its set still owes (a set abandoned
+ * without Abort), and forget the hooks.  It may be the end of another backup
+ * than the one whose set the hooks are out for (vss-model 4.3: a requester
+ * that made its set earlier leaves now): that one owes nothing here. */
 static bool events_backup_shutdown(struct sc_writer *w, const struct sc_writer_event *ev,
 				   void *userdata)
 {
 	struct hooks_writer *hw = userdata;
+	struct sc_id set_id;
 
+	sc_writer_event_get_snapshot_set_id(ev, &set_id);
+	if (!hw->scanned || !sc_id_equal(&set_id, &hw->set_id))
+		return true;
 	events_undo(hw, ev);
 	hw->scanned = false;
 	return true;
