@@ -48,9 +48,10 @@ static int subvolume_root(const char *path, char **ret)
 		if (btrfs_util_is_subvolume(dir) == BTRFS_UTIL_OK)
 			break;
 		slash = strrchr(dir, '/');
-		if (!slash || slash == dir)
+		if (!slash || strcmp(dir, "/") == 0)
 			return -ENOENT; /* a btrfs path always lies in some subvolume */
-		*slash = '\0';
+		/* "/srv" goes on to "/", which may be the subvolume (btrfs root) */
+		slash[slash == dir] = '\0';
 	}
 	*ret = TAKE_PTR(dir);
 	return 0;
