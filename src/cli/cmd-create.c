@@ -40,7 +40,7 @@ struct create {
 	struct sc_requester *r;
 	struct sc_id provider_id;   /* null: the service chooses */
 	struct sc_id set_id;        /* null until start_snapshot_set */
-	struct sc_id *snapshot_ids; /* one per PATH added so far */
+	struct sc_id *snapshot_ids; /* one per volume added so far (PATHs may share one) */
 	size_t n_snapshots;
 	bool gathered;              /* the writers' metadata is in */
 	bool created;               /* do_snapshot_set succeeded */
@@ -221,7 +221,10 @@ static int create_snapshot_set(struct create *c)
 		r = cli_absolute_path(o->paths[i], &path);
 		if (r >= 0)
 			r = sc_requester_add_to_snapshot_set(c->r, path, provider,
-							     &c->snapshot_ids[i]);
+							     &c->snapshot_ids[c->n_snapshots]);
+		/* Two PATHs on one volume: its one snapshot holds both. */
+		if (r == -SC_E_OBJECT_ALREADY_EXISTS)
+			continue;
 		if (r < 0)
 			return create_fail(c, r, "cannot add '%s' to the snapshot set",
 					   o->paths[i]);

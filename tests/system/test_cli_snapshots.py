@@ -77,6 +77,17 @@ def test_create_relative_path(env, volume):
     assert snap["original_volume"] == f"{volume}/sub"
 
 
+def test_create_two_paths_on_one_volume(env, volume):
+    """Two PATHs on one volume make one snapshot of it (the service says the
+    second is already in the set, OBJECT_ALREADY_EXISTS, and the tool goes on)."""
+    (volume / "a").mkdir()
+    (volume / "b").mkdir()
+    out = create_json(env, volume / "a", volume / "b")
+    [snap] = out["snapshots"]
+    assert snap["volume_root"] == str(volume)
+    assert ids(out["snapshots"]) == ids(env.snapshots())
+
+
 def test_create_no_writers(env, volume):
     """`create --no-writers`: context nas-rollback; the writers get nothing,
     not even Identify."""
