@@ -2,9 +2,10 @@
 /*
  * history.c - what happened in a backup (events per writer with outcome and
  * duration, provider calls, phases), kept in memory and written to the
- * catalog in one transaction at the end of each long operation, never
- * between Freeze and Thaw nor while any set holds writes (vss-model 5: no
- * disk writes while frozen).
+ * catalog in one transaction at the end of each long operation: so never
+ * between its own set's Freeze and Thaw, and never while any set holds writes.
+ * Another session's writers may be frozen meanwhile; that is safe because the
+ * state directory is never on a volume of a set (hold.c refuses it).
  */
 #include <errno.h>
 #include <stdlib.h>
