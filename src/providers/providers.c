@@ -4,7 +4,8 @@
  * choice of a provider for a volume (vss-model 7.3).  The order of the table
  * is the order of preference among providers of one type: btrfs first, so
  * that a btrfs subvolume gets an atomic btrfs snapshot even when its btrfs
- * lives in a loop image that reflink-image could copy as a whole.
+ * lives in a loop image that reflink-image could copy as a whole, and a
+ * btrfs or a loop image on a thin LV the same way before lvm-thin.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 static const struct sc_provider *const builtin[] = {
 	&provider_btrfs,
 	&provider_reflink_image,
+	&provider_lvm_thin,
 };
 
 void provider_volume_done(struct sc_provider_volume *v)

@@ -15,6 +15,9 @@ extern const struct sc_provider provider_btrfs;
 /* reflink-image.c */
 extern const struct sc_provider provider_reflink_image;
 
+/* lvm-thin.c */
+extern const struct sc_provider provider_lvm_thin;
+
 /* providers.c */
 /* Free the strings of @v (not @v itself) and clear them. */
 void provider_volume_done(struct sc_provider_volume *v);

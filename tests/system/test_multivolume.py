@@ -26,10 +26,11 @@ def btrfs_snapshots(mounts):
 
 
 def test_providers_listed(env):
-    """Both providers are software providers; only reflink-image holds writes."""
+    """The three providers are software providers; only reflink-image holds
+    writes (lvm-thin's lvcreate freezes the filesystem itself)."""
     providers = json.loads(env.cli("providers", "--json").stdout)["providers"]
     assert [(p["name"], p["type"], p["holds_writes"]) for p in providers] == \
-        [("btrfs", 2, False), ("reflink-image", 2, True)]
+        [("btrfs", 2, False), ("reflink-image", 2, True), ("lvm-thin", 2, False)]
 
 
 def test_btrfs_in_an_image(env, kit):
