@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +20,7 @@
 
 #include "cleanup.h"
 #include "hold.h"
-
-/* A refusal: -SC_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER and why. */
-static int refuse(char **ret_reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int refuse(char **ret_reason, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(ret_reason, fmt, ap) < 0)
-		*ret_reason = NULL;
-	va_end(ap);
-	return -SC_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER;
-}
+#include "refusal.h"
 
 struct hold *hold_new(void)
 {
@@ -63,8 +50,8 @@ static int check_protected(dev_t dev, const char *path, const struct hold_protec
 		/* Gone (a socket not made yet) means it is on no filesystem. */
 		if (stat(protected[i].path, &st) < 0 || st.st_dev != dev)
 			continue;
-		return refuse(ret_reason, "%s holds %s (%s): the service never freezes it", path,
-			      protected[i].what, protected[i].path);
+		return refusal_format(ret_reason, "%s holds %s (%s): the service never freezes it", path,
+				      protected[i].what, protected[i].path);
 	}
 	return 0;
 }
@@ -99,9 +86,9 @@ int hold_check(const char *path, const struct hold_protected *protected, size_t 
 		return -errno;
 	if (ioctl(fd, FIFREEZE, 0) < 0) {
 		if (errno == EBUSY)
-			return refuse(ret_reason, "%s is frozen already, not by this service",
-				      path);
-		return refuse(ret_reason, "%s cannot be frozen: %s", path, strerror(errno));
+			return refusal_format(ret_reason, "%s is frozen already, not by this service",
+					      path);
+		return refusal_format(ret_reason, "%s cannot be frozen: %s", path, strerror(errno));
 	}
 	if (ioctl(fd, FITHAW, 0) < 0)
 		return -errno;
@@ -121,9 +108,9 @@ int hold_add(struct hold *h, const char *path, dev_t expected,
 	if (fd == -ENOMEM)
 		return fd;
 	if (fd < 0)
-		return refuse(ret_reason, "Cannot open %s: %s", path, strerror(-fd));
+		return refusal_format(ret_reason, "Cannot open %s: %s", path, strerror(-fd));
 	if (st.st_dev != expected)
-		return refuse(ret_reason, "%s is no longer the filesystem that was added", path);
+		return refusal_format(ret_reason, "%s is no longer the filesystem that was added", path);
 	r = check_protected(st.st_dev, path, protected, n_protected, ret_reason);
 	if (r < 0)
 		return r;
@@ -172,11 +159,11 @@ int hold_freeze(struct hold *h, char **ret_reason)
 			return -ECANCELED;
 		if (ioctl(h->fs[i].fd, FIFREEZE, 0) < 0) {
 			if (errno == EBUSY)
-				return refuse(ret_reason,
-					      "%s is frozen already, not by this service",
-					      h->fs[i].path);
-			return refuse(ret_reason, "%s cannot be frozen: %s", h->fs[i].path,
-				      strerror(errno));
+				return refusal_format(ret_reason,
+						      "%s is frozen already, not by this service",
+						      h->fs[i].path);
+			return refusal_format(ret_reason, "%s cannot be frozen: %s", h->fs[i].path,
+					      strerror(errno));
 		}
 		h->fs[i].frozen = true;
 	}

@@ -11,7 +11,6 @@
  * read-only: /dev/VG/shadowcopy-<id> mounts with -o ro (XFS: nouuid).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <shadowcopy/provider.h>
 
 #include "cleanup.h"
+#include "refusal.h"
 #include "lvm-command.h"
 #include "mount-util.h"
 #include "providers.h"
@@ -66,20 +66,6 @@ static void thin_lv_done(struct thin_lv *lv)
 	free(lv->mount);
 	free(lv->fstype);
 	*lv = (struct thin_lv){ 0 };
-}
-
-static int refuse(char **ret_reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int refuse(char **ret_reason, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ret_reason) {
-		va_start(ap, fmt);
-		if (vasprintf(ret_reason, fmt, ap) < 0)
-			*ret_reason = NULL;
-		va_end(ap);
-	}
-	return -SC_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER;
 }
 
 /* The device-mapper uuid of block device @dev ("LVM-..." for an LV):
@@ -137,22 +123,22 @@ static int thin_lv_of_device(const char *what, dev_t dev, struct thin_lv *lv, ch
 		 minor(dev));
 	r = lvm_command_report(args, &rows, &error);
 	if (r == -EIO)
-		return refuse(ret_reason, "lvs failed for %s: %s", what, error ? error : "?");
+		return refusal_format(ret_reason, "lvs failed for %s: %s", what, error ? error : "?");
 	if (r < 0)
 		return r;
 	if (json_array_size(rows) != 1)
-		return refuse(ret_reason, "%s is on device %u:%u, no logical volume of its own",
-			      what, major(dev), minor(dev));
+		return refusal_format(ret_reason, "%s is on device %u:%u, no logical volume of its own",
+				      what, major(dev), minor(dev));
 	row = json_array_get(rows, 0);
 	if (strcmp(lvm_row_get(row, "segtype"), "thin") != 0)
-		return refuse(ret_reason,
-			      "%s is on %s/%s, a %s logical volume: lvm-thin snapshots thin "
-			      "logical volumes only (in a thin pool), not thick ones", what,
-			      lvm_row_get(row, "vg_name"), lvm_row_get(row, "lv_name"),
-			      lvm_row_get(row, "segtype"));
+		return refusal_format(ret_reason,
+				      "%s is on %s/%s, a %s logical volume: lvm-thin snapshots thin "
+				      "logical volumes only (in a thin pool), not thick ones", what,
+				      lvm_row_get(row, "vg_name"), lvm_row_get(row, "lv_name"),
+				      lvm_row_get(row, "segtype"));
 	if (has_tag(lvm_row_get(row, "lv_tags"), TAG_PREFIX))
-		return refuse(ret_reason, "%s is on %s/%s, itself a Shadowcopy snapshot", what,
-			      lvm_row_get(row, "vg_name"), lvm_row_get(row, "lv_name"));
+		return refusal_format(ret_reason, "%s is on %s/%s, itself a Shadowcopy snapshot", what,
+				      lvm_row_get(row, "vg_name"), lvm_row_get(row, "lv_name"));
 	return thin_lv_set(lv, row);
 }
 
@@ -168,14 +154,14 @@ static int thin_lv_resolve(const char *path, struct thin_lv *ret, char **ret_rea
 		return -errno;
 	r = dm_uuid(st.st_dev, uuid, sizeof(uuid));
 	if (r == -ENOENT)
-		return refuse(ret_reason, "%s is not on a device-mapper device", path);
+		return refusal_format(ret_reason, "%s is not on a device-mapper device", path);
 	if (r < 0)
 		return r;
 	if (strncmp(uuid, "LVM-", 4) != 0)
-		return refuse(ret_reason, "%s is on device-mapper device %u:%u, not on LVM", path,
-			      major(st.st_dev), minor(st.st_dev));
+		return refusal_format(ret_reason, "%s is on device-mapper device %u:%u, not on LVM", path,
+				      major(st.st_dev), minor(st.st_dev));
 	if (!lvm_command_available())
-		return refuse(ret_reason, "%s is on LVM, but the lvm tool is not installed", path);
+		return refusal_format(ret_reason, "%s is on LVM, but the lvm tool is not installed", path);
 	r = mount_util_find(path, &lv.mount, &lv.fstype, NULL);
 	if (r >= 0)
 		r = thin_lv_of_device(path, st.st_dev, &lv, ret_reason);

@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include <shadowcopy/provider.h>
 
 #include "cleanup.h"
+#include "refusal.h"
 #include "loop-util.h"
 #include "mount-util.h"
 #include "providers.h"
@@ -66,20 +66,6 @@ static void image_done(struct image *img)
 	loop_util_backing_done(&img->file);
 }
 
-static int refuse(char **ret_reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int refuse(char **ret_reason, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ret_reason) {
-		va_start(ap, fmt);
-		if (vasprintf(ret_reason, fmt, ap) < 0)
-			*ret_reason = NULL;
-		va_end(ap);
-	}
-	return -SC_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER;
-}
-
 static bool known_inner_type(const char *fstype)
 {
 	for (size_t i = 0; i < ELEMENTSOF(inner_types); i++)
@@ -96,22 +82,22 @@ static int image_file(struct image *img, char **ret_reason)
 
 	if (!img->device || stat(img->device, &st) < 0 || !S_ISBLK(st.st_mode) ||
 	    !loop_util_is_loop(st.st_rdev))
-		return refuse(ret_reason,
-			      "%s is not a filesystem on a whole loop device (%s on %s)",
-			      img->mount, img->fstype ? img->fstype : "?",
-			      img->device ? img->device : "?");
+		return refusal_format(ret_reason,
+				      "%s is not a filesystem on a whole loop device (%s on %s)",
+				      img->mount, img->fstype ? img->fstype : "?",
+				      img->device ? img->device : "?");
 	r = loop_util_backing(img->device, st.st_rdev, &img->file);
 	if (r < 0)
-		return refuse(ret_reason, "Cannot read the loop device %s: %s", img->device,
-			      strerror(-r));
+		return refusal_format(ret_reason, "Cannot read the loop device %s: %s", img->device,
+				      strerror(-r));
 	if (img->file.partial)
-		return refuse(ret_reason, "%s maps only part of its file %s", img->device,
-			      img->file.path);
+		return refusal_format(ret_reason, "%s maps only part of its file %s", img->device,
+				      img->file.path);
 	/* The name may be stale: the file must still be the device's file. */
 	if (stat(img->file.path, &st) < 0 || st.st_dev != img->file.dev ||
 	    st.st_ino != img->file.ino || !S_ISREG(st.st_mode))
-		return refuse(ret_reason, "The image file of %s (%s) was moved or deleted",
-			      img->device, img->file.path);
+		return refusal_format(ret_reason, "The image file of %s (%s) was moved or deleted",
+				      img->device, img->file.path);
 	return 0;
 }
 
@@ -124,8 +110,8 @@ static int image_resolve(const char *path, struct image *ret, char **ret_reason)
 	if (r >= 0)
 		r = image_file(&img, ret_reason);
 	if (r >= 0 && !known_inner_type(img.fstype))
-		r = refuse(ret_reason, "%s is %s; reflink-image handles xfs, ext2/3/4 and btrfs",
-			   img.mount, img.fstype ? img.fstype : "of an unknown type");
+		r = refusal_format(ret_reason, "%s is %s; reflink-image handles xfs, ext2/3/4 and btrfs",
+				   img.mount, img.fstype ? img.fstype : "of an unknown type");
 	if (r < 0) {
 		image_done(&img);
 		return r;
@@ -172,22 +158,22 @@ static int probe_clone(const struct image *img, char **ret_reason)
 		return 0;
 	if (sfs.f_type != XFS_SUPER_MAGIC) {
 		(void)mount_util_find(img->file.path, &outer, &type, NULL); /* for the reason */
-		return refuse(ret_reason,
-			      "The image %s lies on %s (%s), which cannot clone files (by its "
-			      "type; reflink-image needs btrfs or XFS)",
-			      img->file.path, type ? type : "a filesystem", outer ? outer : "?");
+		return refusal_format(ret_reason,
+				      "The image %s lies on %s (%s), which cannot clone files (by its "
+				      "type; reflink-image needs btrfs or XFS)",
+				      img->file.path, type ? type : "a filesystem", outer ? outer : "?");
 	}
 	src = open(img->file.path, O_RDONLY | O_CLOEXEC);
 	dst = open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (src < 0 || dst < 0 || fstat(src, &st) < 0)
-		return refuse(ret_reason, "Cannot probe cloning beside %s: %m", img->file.path);
+		return refusal_format(ret_reason, "Cannot probe cloning beside %s: %m", img->file.path);
 	range.src_fd = src;
 	/* Whole blocks; a length of 0 means "to the end" (a small image). */
 	range.src_length = st.st_size >= st.st_blksize ? (uint64_t)st.st_blksize : 0;
 	if (ioctl(dst, FICLONERANGE, &range) < 0)
-		return refuse(ret_reason,
-			      "The image %s lies on XFS without reflink (FICLONE probe: %m)",
-			      img->file.path);
+		return refusal_format(ret_reason,
+				      "The image %s lies on XFS without reflink (FICLONE probe: %m)",
+				      img->file.path);
 	return 0;
 }
 
