@@ -68,15 +68,22 @@ static uint64_t realtime_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static json_t *record_json(const char *boot_id, const struct sc_id *set_id,
-			   const struct freeze_record_fs *fs, size_t n)
+json_t *freeze_record_fs_json(const struct freeze_record_fs *fs, size_t n)
 {
-	_cleanup_json_ json_t *list = json_array(), *rec = NULL;
+	_cleanup_json_ json_t *list = json_array();
 
 	for (size_t i = 0; list && i < n; i++)
 		if (json_array_append_new(list, json_pack("{s:s, s:I}", "path", fs[i].path, "dev",
 							  (json_int_t)fs[i].dev)) < 0)
 			return NULL;
+	return TAKE_PTR(list);
+}
+
+static json_t *record_json(const char *boot_id, const struct sc_id *set_id,
+			   const struct freeze_record_fs *fs, size_t n)
+{
+	_cleanup_json_ json_t *list = freeze_record_fs_json(fs, n), *rec = NULL;
+
 	if (!list)
 		return NULL;
 	rec = json_pack("{s:i, s:s, s:I, s:o, s:I, s:O}", "version", 1, "boot_id", boot_id, "pid",

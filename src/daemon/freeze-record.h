@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <jansson.h>
 
 struct sc_id;
 
@@ -21,6 +22,10 @@ struct freeze_record_fs {
 	const char *path;
 	dev_t dev;
 };
+
+/* [{"path", "dev"}, ...] of @fs, as the record and the guardian's HOLD carry
+ * them; NULL when out of memory. */
+json_t *freeze_record_fs_json(const struct freeze_record_fs *fs, size_t n);
 
 /* Called for each filesystem freeze_record_recover() thawed. */
 typedef void (*freeze_record_thawed_fn)(const char *path, void *userdata);

@@ -433,12 +433,8 @@ struct guardian *guardian_free(struct guardian *g)
 static json_t *hold_message(int64_t id, const struct sc_id *set_id, const char *state_dir,
 			    const struct freeze_record_fs *fs, size_t n, uint64_t deadline_usec)
 {
-	_cleanup_json_ json_t *list = json_array();
+	_cleanup_json_ json_t *list = freeze_record_fs_json(fs, n);
 
-	for (size_t i = 0; list && i < n; i++)
-		if (json_array_append_new(list, json_pack("{s:s, s:I}", "path", fs[i].path, "dev",
-							  (json_int_t)fs[i].dev)) < 0)
-			return NULL;
 	if (!list)
 		return NULL;
 	return json_pack("{s:s, s:I, s:o, s:s, s:I, s:O}", "type", "hold", "hold", (json_int_t)id,

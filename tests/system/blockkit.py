@@ -86,8 +86,9 @@ def _run(*argv, check=True):
 
 
 def frozen(path):
-    """Whether the filesystem mounted at @path is frozen (probed, never written)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    """Whether the filesystem mounted at @path is frozen: FIFREEZE fails with
+    EBUSY (probed, never written).  When the probe itself froze it, FITHAW at once."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         try:
             fcntl.ioctl(fd, FIFREEZE, 0)

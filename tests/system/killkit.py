@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from blockkit import FIFREEZE, FITHAW, BlockKit
+from blockkit import FITHAW, BlockKit
+from blockkit import frozen as probe_frozen
 from sctest import loop_devices_of, mount_points, read_text, scaled, wait_until
 
 VICTIMS = ("requester", "writer", "daemon", "guardian")
@@ -61,23 +62,6 @@ def now_usec():
 
 
 # --- freeze probes, only on our loop filesystems -----------------------------
-
-def probe_frozen(path):
-    """Whether the filesystem at @path is frozen: FIFREEZE fails with EBUSY.
-    When the probe itself froze it, FITHAW at once."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        try:
-            fcntl.ioctl(fd, FIFREEZE, 0)
-        except OSError as e:
-            if e.errno == errno.EBUSY:
-                return True
-            raise
-        fcntl.ioctl(fd, FITHAW, 0)
-        return False
-    finally:
-        os.close(fd)
-
 
 def thaw(path):
     """FITHAW a filesystem of ours left frozen; whether it was."""
