@@ -17,7 +17,8 @@
 #include "cleanup.h"
 #include "wire.h"
 
-#define READ_CHUNK 65536
+/* The most one wire_read() takes from a peer that keeps sending. */
+#define READ_TURN_MAX (4 * WIRE_READ_CHUNK)
 
 void wire_init(struct wire *w, int fd)
 {
@@ -53,33 +54,88 @@ static int buffer_reserve(char **buf, size_t *alloc, size_t need)
 	return 0;
 }
 
-int wire_read(struct wire *w)
+void wire_use_scratch(struct wire *w, char *scratch, size_t size)
 {
-	size_t total = 0;
-	ssize_t n;
+	w->scratch = scratch;
+	w->scratch_size = size;
+}
+
+/* Where the next recv() goes, and how much it may take. */
+static int read_target(struct wire *w, char **ret, size_t *ret_size)
+{
 	int r;
 
-	/* Never buffer more than one message plus one chunk: a peer that
-	 * sends an endless line is cut off by wire_next(), not by memory. */
-	for (;;) {
-		r = buffer_reserve(&w->in, &w->in_alloc, w->in_len + READ_CHUNK);
+	if (w->scratch) {
+		*ret = w->scratch;
+		*ret_size = w->scratch_size;
+		return 0;
+	}
+	r = buffer_reserve(&w->in, &w->in_alloc, w->in_len + WIRE_READ_CHUNK);
+	if (r < 0)
+		return r;
+	*ret = w->in + w->in_len;
+	*ret_size = WIRE_READ_CHUNK;
+	return 0;
+}
+
+/* Count the @n bytes just received into @buf as input. */
+static int read_keep(struct wire *w, const char *buf, size_t n)
+{
+	int r;
+
+	if (w->scratch) {
+		r = buffer_reserve(&w->in, &w->in_alloc, w->in_len + n);
 		if (r < 0)
 			return r;
-		n = recv(w->fd, w->in + w->in_len, READ_CHUNK, MSG_DONTWAIT);
+		memcpy(w->in + w->in_len, buf, n);
+	}
+	w->in_len += n;
+	return 0;
+}
+
+int wire_read(struct wire *w)
+{
+	size_t total = 0, size;
+	ssize_t n;
+	char *buf;
+	int r;
+
+	w->in_more = w->in_eof = false;
+	/* Never buffer more than one message plus one chunk: a peer that
+	 * sends an endless line is cut off by wire_next(), not by memory.
+	 * READ_TURN_MAX lets the other peers of a server have their turn. */
+	for (;;) {
+		r = read_target(w, &buf, &size);
+		if (r < 0)
+			return r;
+		n = recv(w->fd, buf, size, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN && total > 0)
-				return (int)(total > INT32_MAX ? INT32_MAX : total);
+				break;
 			return -errno;
 		}
-		if (n == 0)
-			return total > 0 ? (int)total : 0;
-		w->in_len += (size_t)n;
+		if (n == 0) {
+			w->in_eof = true;
+			break;
+		}
+		r = read_keep(w, buf, (size_t)n);
+		if (r < 0)
+			return r;
 		total += (size_t)n;
-		if (w->in_len > w->max || total >= (size_t)READ_CHUNK * 4)
-			return (int)total;
+		if (w->in_len > w->max || total >= READ_TURN_MAX) {
+			w->in_more = true;
+			break;
+		}
+		/* A stream socket's recv() takes all it holds, up to @size: a
+		 * short read emptied it, and asking again only to hear EAGAIN
+		 * cost a system call per message (whatever comes later wakes
+		 * the caller's poll again, edge- or level-triggered). */
+		if ((size_t)n < size)
+			break;
 	}
+	return (int)total; /* at most READ_TURN_MAX + one chunk */
 }
 
 int wire_decode(const char *buf, size_t len, json_t **ret)
@@ -114,8 +170,9 @@ int wire_next(struct wire *w, json_t **ret)
 	memmove(w->in, nl + 1, w->in_len - line_len - 1);
 	w->in_len -= line_len + 1;
 	w->in_scanned = 0;
-	if (w->in_len == 0 && w->in_alloc > 1024 * 1024) {
-		/* give back the room a big message took */
+	if (w->in_len == 0 && (w->scratch || w->in_alloc > 1024 * 1024)) {
+		/* give back the room a big message took; with a scratch
+		 * buffer, an idle peer keeps no input buffer at all */
 		free(w->in);
 		w->in = NULL;
 		w->in_alloc = 0;
@@ -156,6 +213,15 @@ int wire_queue(struct wire *w, json_t *msg)
 		return r;
 	if (len > w->max)
 		return -SC_E_MESSAGE_TOO_LARGE;
+	if (!wire_has_output(w)) {
+		/* Nothing waits: the encoded line becomes the buffer, no copy
+		 * (wire_flush() frees it once it is out). */
+		free(w->out);
+		w->out = TAKE_PTR(line);
+		w->out_len = w->out_alloc = len;
+		w->out_off = 0;
+		return 0;
+	}
 	if (w->out_off > 0) {
 		/* a peer that reads slowly: keep only what is still unsent */
 		memmove(w->out, w->out + w->out_off, w->out_len - w->out_off);
@@ -191,7 +257,10 @@ int wire_flush(struct wire *w)
 		}
 		w->out_off += (size_t)n;
 	}
-	w->out_off = w->out_len = 0;
+	/* An idle peer keeps no output buffer. */
+	free(w->out);
+	w->out = NULL;
+	w->out_off = w->out_len = w->out_alloc = 0;
 	return 0;
 }
 

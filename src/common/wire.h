@@ -13,6 +13,8 @@
 #include <jansson.h>
 
 #define WIRE_MESSAGE_MAX (16u * 1024u * 1024u)
+/* What one recv() asks for; a shared scratch buffer should be this big. */
+#define WIRE_READ_CHUNK 65536u
 
 /* The buffers of one connection.  The fd is owned by the caller. */
 struct wire {
@@ -22,6 +24,10 @@ struct wire {
 	size_t in_len, in_alloc, in_scanned;
 	char *out;
 	size_t out_len, out_alloc, out_off;
+	char *scratch;       /* see wire_use_scratch(); NULL: read straight into in */
+	size_t scratch_size;
+	bool in_more;        /* the last wire_read() stopped at its limit */
+	bool in_eof;         /* the last wire_read() met the end of the stream */
 };
 
 enum wire_kind {
@@ -45,8 +51,19 @@ struct wire_message {
 void wire_init(struct wire *w, int fd);
 void wire_done(struct wire *w);
 
-/* Read what the fd has (non-blocking fds: until EAGAIN; at most one read
- * otherwise).  Returns > 0 bytes read, 0 at end of file, -EAGAIN, -errno. */
+/* Read through @scratch (@size bytes, the caller's, shared by many wires
+ * that are read one at a time), so that the input buffer holds only what is
+ * not consumed yet and is freed when empty: a server with many idle peers
+ * keeps no input buffer for them. */
+void wire_use_scratch(struct wire *w, char *scratch, size_t size);
+
+/* Read what the fd has (until a read returns less than asked for, or
+ * EAGAIN).  Returns > 0 bytes read, 0 at end of file, -EAGAIN, -errno.
+ * After bytes were read, w->in_eof says the end of the stream followed them
+ * (a short read stops before it: then a poll reports the hangup), and
+ * w->in_more that the read stopped at its per-call limit (fairness to other
+ * peers) with more possibly waiting: an edge-triggered caller must come
+ * back for it without waiting for a new edge. */
 int wire_read(struct wire *w);
 
 /* The next complete line as a JSON value in *ret (the caller owns it).

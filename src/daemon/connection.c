@@ -22,6 +22,11 @@
 
 #define CLIENT_NAME_MAX 64
 
+/* Every connection reads through this one buffer (the loop reads one at a
+ * time), so an idle peer costs no input buffer: with a thousand writers
+ * connected, per-connection 64 KiB buffers were most of the service's RSS. */
+static char read_scratch[WIRE_READ_CHUNK];
+
 static const char *const role_names[_CONNECTION_ROLE_MAX] = {
 	[CONNECTION_NONE] = "client",
 	[CONNECTION_WRITER] = "writer",
@@ -98,16 +103,26 @@ static void connection_close_later(struct connection *c)
 		log_error_errno(r, "Failed to schedule closing %s", connection_describe(c));
 }
 
-/* EPOLLOUT only while output waits: a writable socket is always ready. */
-static void connection_update_io(struct connection *c)
+/* Edge-triggered: sd-event dispatches one source per loop iteration, and
+ * with level-triggered sockets every iteration's epoll_wait() polled again
+ * every socket that was still readable or writable: when a thousand writers
+ * answered an event, that was a million socket polls.  So every wake-up must
+ * be used up: the reader empties the socket (or re-arms, connection_read()),
+ * and EPOLLOUT is watched only while output waits after an EAGAIN.
+ * @rearm forces the epoll_ctl() that re-checks the socket (sd-event never
+ * skips an edge-triggered update); otherwise it is made only on a change. */
+static void connection_update_io(struct connection *c, bool rearm)
 {
-	uint32_t events = 0;
+	uint32_t events = EPOLLET, current = 0;
 	int r;
 
 	if (!c->draining)
-		events |= EPOLLIN;
+		events |= EPOLLIN | EPOLLRDHUP;
 	if (wire_has_output(&c->wire))
 		events |= EPOLLOUT;
+	r = sd_event_source_get_io_events(c->io, &current);
+	if (r >= 0 && current == events && !rearm)
+		return;
 	r = sd_event_source_set_io_events(c->io, events);
 	if (r < 0) {
 		log_warning_errno(r, "Failed to watch %s, closing", connection_describe(c));
@@ -134,7 +149,15 @@ int connection_send(struct connection *c, json_t *msg)
 		connection_close_later(c);
 		return -ENOBUFS;
 	}
-	connection_update_io(c);
+	/* Write now rather than on the next EPOLLOUT: a fan-out to a
+	 * thousand writers would otherwise take a thousand loop iterations. */
+	r = wire_flush(&c->wire);
+	if (r < 0) {
+		log_debug_errno(r, "Failed to write to %s", connection_describe(c));
+		connection_close_later(c); /* the message is lost with the peer */
+		return 0;
+	}
+	connection_update_io(c, false);
 	return 0;
 }
 
@@ -192,7 +215,7 @@ static void connection_shutdown(struct connection *c)
 		connection_close_later(c);
 		return;
 	}
-	connection_update_io(c);
+	connection_update_io(c, false);
 }
 
 static void connection_refuse(struct connection *c, const struct wire_message *m, int error,
@@ -388,21 +411,39 @@ static void connection_process_input(struct connection *c)
 	}
 }
 
-static void connection_read(struct connection *c)
+static void connection_hangup(struct connection *c, int r)
+{
+	if (r < 0)
+		log_debug_errno(r, "Failed to read from %s", connection_describe(c));
+	if (c->role != CONNECTION_NONE)
+		log_info("%s disconnected", connection_describe(c));
+	connection_shutdown(c);
+}
+
+/* Edge-triggered (connection_update_io()): what is not read now gets no new
+ * wake-up, so the end of the stream is acted on here, after the messages
+ * that came before it, and a read cut short for fairness re-arms.  @hangup:
+ * the peer has closed or shut down its side (EPOLLHUP, EPOLLRDHUP) or the
+ * socket failed, so what was read is all there will be (wire_read() stops
+ * at a short read, before it sees the end). */
+static void connection_read(struct connection *c, bool hangup)
 {
 	int r = wire_read(&c->wire);
 
-	if (r == -EAGAIN)
+	if (r == -EAGAIN && !hangup)
 		return;
-	if (r <= 0) {
-		if (r < 0)
-			log_debug_errno(r, "Failed to read from %s", connection_describe(c));
-		if (c->role != CONNECTION_NONE)
-			log_info("%s disconnected", connection_describe(c));
-		connection_shutdown(c);
+	if (r == 0 || (r < 0 && r != -EAGAIN)) {
+		connection_hangup(c, r);
 		return;
 	}
-	connection_process_input(c);
+	if (r > 0)
+		connection_process_input(c);
+	if (c->dead || c->draining)
+		return;
+	if (c->wire.in_more) /* epoll reports the hangup again, if any */
+		connection_update_io(c, true);
+	else if (c->wire.in_eof || hangup)
+		connection_hangup(c, 0);
 }
 
 static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -410,8 +451,8 @@ static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *
 	struct connection *c = userdata;
 	int r;
 
-	if (!c->dead && !c->draining && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		connection_read(c);
+	if (!c->dead && !c->draining && (revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		connection_read(c, revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
 	if (c->dead) {
 		connection_free(c);
 		return 0;
@@ -423,7 +464,7 @@ static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *
 		connection_free(c);
 		return 0;
 	}
-	connection_update_io(c);
+	connection_update_io(c, false);
 	return 0;
 }
 
@@ -453,10 +494,12 @@ int connection_new(struct daemon *d, int fd, const struct peer *peer)
 	c->fd = fd;
 	c->peer = *peer;
 	wire_init(&c->wire, fd);
+	wire_use_scratch(&c->wire, read_scratch, sizeof(read_scratch));
 	TAILQ_INIT(&c->operations);
 	TAILQ_INSERT_TAIL(&d->connections, c, entry);
 	d->n_connections++;
-	r = sd_event_add_io(d->event, &c->io, fd, EPOLLIN, connection_on_io, c);
+	r = sd_event_add_io(d->event, &c->io, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, connection_on_io,
+			    c);
 	if (r >= 0)
 		r = sd_event_add_time_relative(d->event, &c->timer, CLOCK_MONOTONIC,
 					       d->config->handshake_usec, USEC_PER_MSEC,

