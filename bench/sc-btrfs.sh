@@ -3,7 +3,8 @@
 # sc-btrfs.sh - Shadowcopy on a loop btrfs (btrfs provider) with N writers:
 # full backups with the stall probe writing, then backups whose Freeze writer
 # 0 vetoes (abort propagation), and the daemon's RSS with N connected.
-# Raw data only, in $RESULTS/sc-btrfs/; report.py computes the statistics.
+# Raw data only, in $RESULTS/$BENCH_NAME/ (default sc-btrfs); report.py
+# computes the statistics.
 # Usage: sc-btrfs.sh [N...]   (default 1 10 50 100 1000)
 . "$(dirname "$0")/lib.sh"
 
@@ -14,14 +15,15 @@ RUNS_1000=${BENCH_RUNS_1000:-15}
 ABORT_RUNS=${BENCH_ABORT_RUNS:-10}
 PROCS=${BENCH_PROCS:-}             # writer processes; default one per writer
 PROCS_1000=${BENCH_PROCS_1000:-1000}
+NAME=${BENCH_NAME:-sc-btrfs}       # another name keeps a second series apart
 
 bench_init
-OUT=$RESULTS/sc-btrfs
+OUT=$RESULTS/$NAME
 rm -rf "$OUT"
 mkdir -p "$OUT"
 make_btrfs "$T/btrfs"
 VOL=$T/btrfs/vol
-start_daemon sc-btrfs
+start_daemon "$NAME"
 rss_sample "$OUT/rss.txt" 0
 
 for n in "${COUNTS[@]}"; do
@@ -47,5 +49,5 @@ for n in "${COUNTS[@]}"; do
 		log "could not delete every snapshot"
 done
 stop_daemon
-cp "$RESULTS/sc-btrfs-daemon-time.txt" "$RESULTS/sc-btrfs-daemon.log" "$OUT/"
+cp "$RESULTS/$NAME-daemon-time.txt" "$RESULTS/$NAME-daemon.log" "$OUT/"
 log "done: $OUT"
