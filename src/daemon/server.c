@@ -469,7 +469,7 @@ static void resolve_group(struct daemon *d)
 
 int server_start(struct daemon *d)
 {
-	struct passed p;
+	struct passed p = { -EBADF, -EBADF }; /* set by passed_take(); GCC -O3 cannot tell */
 	int r;
 
 	resolve_group(d);

@@ -8,6 +8,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,6 +133,11 @@ struct session *session_free(struct session *s)
 	free(s->error_reason);
 	TAILQ_REMOVE(&s->daemon->sessions, s, entry);
 	sd_event_source_disable_unref(s->kick);
+	/* A backup of a thousand writers leaves ~9 MiB of freed event and
+	 * history strings in the heap (docs/benchmarks.md): give it back once
+	 * no backup runs. */
+	if (TAILQ_EMPTY(&s->daemon->sessions))
+		(void)malloc_trim(0);
 	free(s);
 	return NULL;
 }

@@ -202,9 +202,6 @@ struct session *session_of(struct connection *c);
 void fanout_send(struct session *s, enum sc_event event, int level);
 /* Forget every outstanding event of @s and stop the freeze windows. */
 void fanout_cancel(struct session *s);
-/* The params of a backup event for @sw. */
-json_t *fanout_params(const struct session *s, const struct session_writer *sw,
-		      enum sc_event event);
 
 /* components.c */
 struct component *components_free(struct component *c, size_t n);
