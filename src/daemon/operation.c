@@ -11,11 +11,20 @@
 #include "daemon.h"
 #include "json-util.h"
 
+/* Long operations one connection may have running.  Each may hold a worker
+ * thread (a delete) or an Identify fan-out (a listing with metadata), so a
+ * peer must not be able to start them without end; a backup needs one. */
+#define OPERATIONS_PER_CONNECTION_MAX 64
+
 int operation_new(struct connection *c, int64_t request_id, operation_cancel_fn cancel,
 		  void *userdata, struct operation **ret)
 {
 	struct operation *op;
+	size_t n = 0;
 
+	TAILQ_FOREACH(op, &c->operations, entry)
+		if (++n >= OPERATIONS_PER_CONNECTION_MAX)
+			return -EAGAIN; /* try again once some have ended */
 	op = calloc(1, sizeof(*op));
 	if (!op)
 		return -ENOMEM;

@@ -347,3 +347,22 @@ def test_stray_replies_ignored(env, role):
         r = c.call("unsubscribe" if role == "writer" else "list_writers")
         assert r["id"] == c.next_id - 1, r
     assert_serving(env)
+
+
+def test_too_many_operations_on_one_connection(env):
+    """A connection may have 64 operations running: the 65th is answered at
+    once with EAGAIN, the 64 others finish, and the connection and the
+    service go on serving."""
+    env.start_writer(delay="identify:100")  # keeps each listing running a while
+    with env.raw("admin") as c:
+        c.send_bytes(b"".join(json.dumps({"id": i, "method": "list_writers",
+                                          "params": {"metadata": True}}).encode() + b"\n"
+                              for i in range(100, 165)))
+        replies = {}
+        while len(replies) < 65:
+            m = c.recv(timeout=30)
+            assert m is not None, replies
+            replies[m["id"]] = m
+        assert error_name(replies[164]) == "EAGAIN", replies[164]
+        assert all("result" in replies[i] for i in range(100, 164))
+        assert "result" in c.call("list_writers", {"metadata": False})
