@@ -6,15 +6,20 @@ one read turn (the fairness cap re-arms), requests followed by a half-close
 (answered, then the end), and peers that send and close at once."""
 
 import json
+import os
 import socket
 import threading
 import time
 
-from sctest import scaled
+from sctest import wait_until
 
 
 def line(obj):
     return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def listing(i, **extra):
@@ -62,13 +67,15 @@ def test_requests_then_half_close(env):
 def test_send_and_close_at_once(env):
     """Fifty peers that say hello and close at once: each is closed by the
     service and it keeps serving."""
+    before = open_fds(env.daemon.pid)
     for _ in range(50):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         s.connect(str(env.socket))
         s.sendall(line({"id": 1, "method": "hello",
                         "params": {"version": "1.0", "role": "requester"}}))
         s.close()
+    wait_until(lambda: open_fds(env.daemon.pid) <= before, 10,
+               "the service to close the fifty connections")
     with env.raw("requester") as c:
         assert "result" in c.call("list_writers", {"metadata": False})
-    time.sleep(scaled(0.2))
     assert env.daemon.poll() is None
